@@ -1,0 +1,5 @@
+"""Routes: concepts (see the wire reference, section 5)."""
+
+from __future__ import annotations
+
+from clarimap.server.routing import routes  # noqa: F401

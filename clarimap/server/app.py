@@ -1,0 +1,218 @@
+"""The local Clarifai-compatible server as a WSGI application.
+
+:func:`create_app` builds it over a :class:`~clarimap.server.store.Store`; run it with any WSGI
+server (``clarimap serve`` uses waitress) or in process through
+:class:`clarimap.transport.wsgi.WSGIAdapter`.
+
+Every answer is JSON with the status envelope of the wire reference, section 2. An exception a
+handler did not expect is logged with its traceback on the server side and answered with
+``98004 Internal server issue``; the traceback never reaches the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+from clarimap.server import status
+from clarimap.server.errors import ApiError
+from clarimap.server.routing import (
+    MAX_BODY_BYTES,
+    Answer,
+    AppRef,
+    RequestContext,
+    query_dict,
+    routes,
+)
+from clarimap.server.store import Store
+
+log = logging.getLogger("clarimap.server")
+
+DEFAULT_USER_ID = "local"
+DEFAULT_APP_ID = "default"
+PUBLIC_USER_ID = "clarifai"
+PUBLIC_APP_ID = "main"
+
+StartResponse = Callable[..., Any]
+
+
+class ServerApp:
+    """The WSGI application. Attributes are the server's configuration and shared state."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        api_keys: Sequence[str] = (),
+        user_id: str = DEFAULT_USER_ID,
+        app_id: str = DEFAULT_APP_ID,
+        download_timeout: float = 10.0,
+        max_download_bytes: int = 20 * 1024 * 1024,
+        background: bool = True,
+    ) -> None:
+        self.store = store
+        self.api_keys = frozenset(api_keys)
+        self.default_app = AppRef(user_id, app_id)
+        self.download_timeout = download_timeout
+        self.max_download_bytes = max_download_bytes
+        # Set by clarimap.server.processing: runs the processing of new inputs.
+        from clarimap.server.processing import InputProcessor
+
+        self.processor = InputProcessor(self, background=background)
+
+    # -- WSGI ---------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            answer = self.handle(environ)
+        except ApiError as error:
+            answer = Answer(error.body(), error.http_status)
+        except Exception:
+            log.error("unexpected error answering %s %s\n%s", environ.get("REQUEST_METHOD"),
+                      environ.get("PATH_INFO"), traceback.format_exc())
+            error = ApiError(status.INTERNAL_SERVER_ISSUE, "the server failed to answer; see its log")
+            answer = Answer(error.body(), error.http_status)
+        payload = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode()
+        start_response(
+            f"{answer.http_status} {_REASONS.get(answer.http_status, 'Error')}",
+            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload)))],
+        )
+        return [payload]
+
+    def handle(self, environ: dict[str, Any]) -> Answer:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        raw_path = _raw_path(environ)
+        parts = [unquote(part, errors="strict") for part in raw_path.strip("/").split("/")]
+        if not parts or parts[0] != "v2":
+            raise ApiError(status.CONN_DOES_NOT_EXIST, f"no route {raw_path!r}: paths start with /v2/")
+        parts = parts[1:]
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        key_app = self._authenticate(headers.get("authorization"))
+        query = query_dict(environ.get("QUERY_STRING", ""))
+
+        app = key_app
+        if len(parts) >= 4 and parts[0] == "users" and parts[2] == "apps":
+            user_id = key_app.user_id if parts[1] == "me" else parts[1]
+            app = self._scoped_app(key_app, AppRef(user_id, parts[3]))
+            parts = parts[4:]
+        found = routes.find(method, parts)
+        if found is None:
+            raise ApiError(status.CONN_DOES_NOT_EXIST, f"no route for {method} {raw_path}")
+        route, params = found
+
+        raw_body = _read_body(environ)
+        ctx = RequestContext(
+            server=self, app=app, method=method, path=raw_path, raw_body=raw_body,
+            query=query, headers=headers,
+        )
+        qs_user = query.pop("user_app_id.user_id", None)
+        qs_app = query.pop("user_app_id.app_id", None)
+        if qs_user or qs_app:
+            ctx._check_user_app(qs_user, qs_app)
+        result = route.handler(ctx, **params)
+        if isinstance(result, Answer):
+            return result
+        if "status" not in result:
+            result = {"status": status.envelope(status.SUCCESS), **result}
+        return Answer(result, status.http_status(int(result["status"]["code"])))
+
+    # -- auth ---------------------------------------------------------------------------------
+
+    def _authenticate(self, authorization: str | None) -> AppRef:
+        """The app the request's key belongs to; ``ApiError`` 11009 for an unknown key."""
+        if not self.api_keys:
+            return self.default_app
+        key = ""
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() in ("key", "bearer"):
+                key = value.strip()
+        if key not in self.api_keys:
+            raise ApiError(status.CONN_KEY_NOT_FOUND, "send a configured key as 'Authorization: Key <key>'")
+        return self.default_app
+
+    def _scoped_app(self, key_app: AppRef, wanted: AppRef) -> AppRef:
+        """The app of a ``/v2/users/{u}/apps/{a}`` route, if the key may reach it."""
+        if wanted == key_app or wanted == AppRef(PUBLIC_USER_ID, PUBLIC_APP_ID):
+            return wanted
+        if self.api_keys:
+            raise ApiError(
+                status.CONN_INSUFFICIENT_SCOPES,
+                f"the key belongs to app {key_app.user_id}/{key_app.app_id}, "
+                f"not {wanted.user_id}/{wanted.app_id}",
+            )
+        return wanted
+
+    def close(self) -> None:
+        """Stop background work and close the database."""
+        self.processor.stop()
+        self.store.close()
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    """The request path before percent-decoding (so ``%2F`` stays inside a segment)."""
+    for key in ("RAW_URI", "REQUEST_URI"):
+        raw = environ.get(key)
+        if raw:
+            raw = str(raw).split("?", 1)[0]
+            if "://" in raw:  # absolute-form request target
+                raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+            return raw
+    path = environ.get("PATH_INFO", "/")
+    # PATH_INFO is latin-1 decoded bytes per PEP 3333; re-encode to get the UTF-8 text back.
+    try:
+        return str(path.encode("latin-1").decode("utf-8"))
+    except UnicodeError:
+        return str(path)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length_text = environ.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(length_text)
+    except ValueError:
+        raise ApiError(status.CONN_BAD_REQUEST_FORMAT, f"bad Content-Length {length_text!r}") from None
+    if length > MAX_BODY_BYTES:
+        raise ApiError(
+            status.CONN_BAD_REQUEST_FORMAT,
+            f"the request body is {length} bytes; the limit is {MAX_BODY_BYTES}",
+            http_status=413,
+        )
+    if length <= 0:
+        return b""
+    stream = environ["wsgi.input"]
+    return bytes(stream.read(length))
+
+
+_REASONS = {
+    200: "OK", 207: "Multi-Status", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def create_app(
+    database: str = ":memory:",
+    *,
+    api_keys: Sequence[str] = (),
+    background: bool = True,
+    **options: Any,
+) -> ServerApp:
+    """The local server over the SQLite database file ``database`` (``":memory:"`` by default).
+
+    ``api_keys``: when given, only these keys are accepted (others get 401 + 11009); with none,
+    any key reaches the default app. ``background=False`` processes new inputs before the
+    create call answers instead of in a worker thread (deterministic, for tests).
+    """
+    # Importing the handler modules registers their routes.
+    from clarimap.server import api_concepts, api_inputs, api_models, api_workflows  # noqa: F401
+
+    return ServerApp(Store.open(database), api_keys=api_keys, background=background, **options)

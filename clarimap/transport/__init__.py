@@ -1,0 +1,1 @@
+"""Transports: how requests reach a Clarifai API (HTTP, or the local server in process)."""
