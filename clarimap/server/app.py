@@ -62,6 +62,10 @@ class ServerApp:
         # Set by clarimap.server.processing: runs the processing of new inputs.
         from clarimap.server.processing import InputProcessor
 
+        # Steps run on every successfully decoded input, inside the transaction that marks it
+        # processed: ``step(connection, seq, app_pk, image)`` with a PIL image. The search
+        # engine's embedding and the base model's predictions register here.
+        self.processing_steps: list[Callable[..., None]] = []
         self.processor = InputProcessor(self, background=background)
 
     # -- WSGI ---------------------------------------------------------------------------------
