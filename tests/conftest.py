@@ -36,7 +36,9 @@ SAMPLES = Path(__file__).parent.parent / "clarimap" / "demo_data"
 class Api:
     """A tiny JSON client for tests: ``api.get("inputs")`` -> (http status, body)."""
 
-    def __init__(self, base_url: str, session: requests.Session, server: ServerApp, key: str = "test-key") -> None:
+    def __init__(
+        self, base_url: str, session: requests.Session, server: ServerApp, key: str = "test-key"
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.server = server
@@ -46,8 +48,16 @@ class Api:
         url = f"{self.base_url}/v2/{path.lstrip('/')}"
         return f"{url}?{query}" if query else url
 
-    def call(self, method: str, path: str, body: Any = None, *, query: str = "", raw: bytes | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: str = "",
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         all_headers = {"Authorization": f"Key {self.key}", "Content-Type": "application/json"}
         all_headers.update(headers or {})
         if raw is not None:
@@ -58,7 +68,9 @@ class Api:
             data = json.dumps(body).encode()
         else:
             data = None
-        response = self.session.request(method, self.url(path, query), data=data, headers=all_headers, timeout=60)
+        response = self.session.request(
+            method, self.url(path, query), data=data, headers=all_headers, timeout=60
+        )
         assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
         return response.status_code, response.json()
 

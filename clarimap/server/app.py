@@ -76,14 +76,23 @@ class ServerApp:
         except ApiError as error:
             answer = Answer(error.body(), error.http_status)
         except Exception:
-            log.error("unexpected error answering %s %s\n%s", environ.get("REQUEST_METHOD"),
-                      environ.get("PATH_INFO"), traceback.format_exc())
-            error = ApiError(status.INTERNAL_SERVER_ISSUE, "the server failed to answer; see its log")
-            answer = Answer(error.body(), error.http_status)
+            log.error(
+                "unexpected error answering %s %s\n%s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                traceback.format_exc(),
+            )
+            internal = ApiError(
+                status.INTERNAL_SERVER_ISSUE, "the server failed to answer; see its log"
+            )
+            answer = Answer(internal.body(), internal.http_status)
         payload = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode()
         start_response(
             f"{answer.http_status} {_REASONS.get(answer.http_status, 'Error')}",
-            [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(payload)))],
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", str(len(payload))),
+            ],
         )
         return [payload]
 
@@ -92,7 +101,9 @@ class ServerApp:
         raw_path = _raw_path(environ)
         parts = [unquote(part, errors="strict") for part in raw_path.strip("/").split("/")]
         if not parts or parts[0] != "v2":
-            raise ApiError(status.CONN_DOES_NOT_EXIST, f"no route {raw_path!r}: paths start with /v2/")
+            raise ApiError(
+                status.CONN_DOES_NOT_EXIST, f"no route {raw_path!r}: paths start with /v2/"
+            )
         parts = parts[1:]
         headers = {
             key[5:].replace("_", "-").lower(): value
@@ -114,8 +125,13 @@ class ServerApp:
 
         raw_body = _read_body(environ)
         ctx = RequestContext(
-            server=self, app=app, method=method, path=raw_path, raw_body=raw_body,
-            query=query, headers=headers,
+            server=self,
+            app=app,
+            method=method,
+            path=raw_path,
+            raw_body=raw_body,
+            query=query,
+            headers=headers,
         )
         qs_user = query.pop("user_app_id.user_id", None)
         qs_app = query.pop("user_app_id.app_id", None)
@@ -140,7 +156,9 @@ class ServerApp:
             if scheme.lower() in ("key", "bearer"):
                 key = value.strip()
         if key not in self.api_keys:
-            raise ApiError(status.CONN_KEY_NOT_FOUND, "send a configured key as 'Authorization: Key <key>'")
+            raise ApiError(
+                status.CONN_KEY_NOT_FOUND, "send a configured key as 'Authorization: Key <key>'"
+            )
         return self.default_app
 
     def _scoped_app(self, key_app: AppRef, wanted: AppRef) -> AppRef:
@@ -183,7 +201,9 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     try:
         length = int(length_text)
     except ValueError:
-        raise ApiError(status.CONN_BAD_REQUEST_FORMAT, f"bad Content-Length {length_text!r}") from None
+        raise ApiError(
+            status.CONN_BAD_REQUEST_FORMAT, f"bad Content-Length {length_text!r}"
+        ) from None
     if length > MAX_BODY_BYTES:
         raise ApiError(
             status.CONN_BAD_REQUEST_FORMAT,
@@ -197,9 +217,17 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 
 
 _REASONS = {
-    200: "OK", 207: "Multi-Status", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-    404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large", 429: "Too Many Requests",
-    500: "Internal Server Error", 503: "Service Unavailable",
+    200: "OK",
+    207: "Multi-Status",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }
 
 

@@ -27,7 +27,9 @@ class ApiError(Exception):
         self.details = details
         self.http_status = http_status or status.http_status(code)
         self.payload = payload or {}
-        super().__init__(f"{code} {self.description}: {details}" if details else f"{code} {self.description}")
+        super().__init__(
+            f"{code} {self.description}: {details}" if details else f"{code} {self.description}"
+        )
 
     def body(self) -> dict[str, object]:
         """The JSON body of the answer: the status envelope plus any payload."""

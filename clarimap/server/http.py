@@ -6,6 +6,7 @@ the foreground (``clarimap serve``) or in a daemon thread (tests, benchmarks, th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any
 
@@ -15,13 +16,21 @@ from clarimap.server.app import ServerApp
 class HTTPServer:
     """A waitress server for ``app``; ``url`` is known as soon as it is constructed."""
 
-    def __init__(self, app: ServerApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(
+        self, app: ServerApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8
+    ) -> None:
         from waitress.server import create_server
 
         self.app = app
         self._server: Any = create_server(
-            app, host=host, port=port, threads=threads, ident="clarimap", clear_untrusted_proxy_headers=True,
-            channel_timeout=120, connection_limit=1000,
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="clarimap",
+            clear_untrusted_proxy_headers=True,
+            channel_timeout=120,
+            connection_limit=1000,
         )
         self.host = host
         self.port = int(self._server.effective_port)
@@ -38,7 +47,9 @@ class HTTPServer:
 
     def start(self) -> HTTPServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self.serve_forever, name="clarimap-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="clarimap-http", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -46,10 +57,8 @@ class HTTPServer:
         """Stop accepting connections and wait for the serving thread to end."""
         self._server.close()
         # waitress' loop exits once its sockets are closed; wake it up.
-        try:
+        with contextlib.suppress(Exception):  # best effort: the dispatcher may be gone already
             self._server.task_dispatcher.shutdown()
-        except Exception:  # pragma: no cover - shutdown is best effort
-            pass
         if self._thread is not None:
             self._thread.join(timeout=10)
 

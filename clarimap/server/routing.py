@@ -80,7 +80,8 @@ class RequestContext:
                     self._body = json.loads(self.raw_body)
                 except (ValueError, UnicodeDecodeError) as error:
                     raise ApiError(
-                        status.CONN_BAD_REQUEST_FORMAT, f"the request body is not valid JSON: {error}"
+                        status.CONN_BAD_REQUEST_FORMAT,
+                        f"the request body is not valid JSON: {error}",
                     ) from None
         if not isinstance(self._body, dict):
             raise ApiError(
@@ -127,7 +128,9 @@ def parse_pagination(
         try:
             parsed = int(value)
         except (TypeError, ValueError):
-            raise ApiError(status.CONN_INVALID_REQUEST, f"{name} must be an integer, got {value!r}") from None
+            raise ApiError(
+                status.CONN_INVALID_REQUEST, f"{name} must be an integer, got {value!r}"
+            ) from None
         if isinstance(value, bool):
             raise ApiError(status.CONN_INVALID_REQUEST, f"{name} must be an integer, got {value!r}")
         return parsed
@@ -142,7 +145,8 @@ def parse_pagination(
         raise ApiError(status.CONN_INVALID_REQUEST, f"page must be 1 or more, got {page_number}")
     if size < 0 or size > max_per_page:
         raise ApiError(
-            status.CONN_INVALID_REQUEST, f"per_page must be between 1 and {max_per_page}, got {size}"
+            status.CONN_INVALID_REQUEST,
+            f"per_page must be between 1 and {max_per_page}, got {size}",
         )
     return page_number, size
 
@@ -183,7 +187,9 @@ class RouteTable:
         # "inputs/{input_id}").
         self.routes.sort(key=lambda r: tuple(s.startswith("{") for s in r.segments))
 
-    def _decorator(self, method: str, pattern: str, app_scoped: bool) -> Callable[[Handler], Handler]:
+    def _decorator(
+        self, method: str, pattern: str, app_scoped: bool
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(method, pattern, handler, app_scoped=app_scoped)
             return handler

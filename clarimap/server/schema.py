@@ -217,80 +217,205 @@ STRUCT = _Struct()
 # Shapes of the wire reference, section 4 (with the fields of the current API that clients send)
 
 STATUS = Obj(
-    code=ANY, description=STR, details=STR, percent_completed=ANY, time_remaining=ANY,
-    req_id=STR, stack_trace=ANY, internal_details=STR, developer_notes=STR,
+    code=ANY,
+    description=STR,
+    details=STR,
+    percent_completed=ANY,
+    time_remaining=ANY,
+    req_id=STR,
+    stack_trace=ANY,
+    internal_details=STR,
+    developer_notes=STR,
 )
 USER_APP_ID = Obj(user_id=STR, app_id=STR)
 CONCEPT = Obj(
-    id=ID, name=STR, value=NUM, created_at=STR, language=STR, app_id=STR, definition=STR,
-    vocab_id=STR, user_id=STR, visibility=ANY, description=STR, metadata=STRUCT, image=ANY,
-    extra_info=ANY, keypoint_info=ANY, modified_at=STR,
+    id=ID,
+    name=STR,
+    value=NUM,
+    created_at=STR,
+    language=STR,
+    app_id=STR,
+    definition=STR,
+    vocab_id=STR,
+    user_id=STR,
+    visibility=ANY,
+    description=STR,
+    metadata=STRUCT,
+    image=ANY,
+    extra_info=ANY,
+    keypoint_info=ANY,
+    modified_at=STR,
 )
 GEO_POINT = Obj(longitude=NUM, latitude=NUM)
 GEO_LIMIT = Obj(type=STR, value=NUM)
 GEO_BOX_POINT = Obj(geo_point=GEO_POINT)
 GEO = Obj(geo_point=GEO_POINT, geo_limit=GEO_LIMIT, geo_box=ListOf(GEO_BOX_POINT))
 IMAGE = Obj(
-    url=STR, base64=STR, crop=ListOf(NUM), allow_duplicate_url=BOOL, hosted=ANY, image_info=ANY,
-    hosted_image_info=ANY, decoded_bytes=ANY,
+    url=STR,
+    base64=STR,
+    crop=ListOf(NUM),
+    allow_duplicate_url=BOOL,
+    hosted=ANY,
+    image_info=ANY,
+    hosted_image_info=ANY,
+    decoded_bytes=ANY,
 )
-VIDEO = Obj(url=STR, base64=STR, allow_duplicate_url=BOOL, thumbnail_url=STR, hosted=ANY,
-            hosted_thumbnail=ANY, video_info=ANY)
+VIDEO = Obj(
+    url=STR,
+    base64=STR,
+    allow_duplicate_url=BOOL,
+    thumbnail_url=STR,
+    hosted=ANY,
+    hosted_thumbnail=ANY,
+    video_info=ANY,
+)
 BOUNDING_BOX = Obj(top_row=NUM, left_col=NUM, bottom_row=NUM, right_col=NUM)
-REGION_INFO = Obj(bounding_box=BOUNDING_BOX, feedback=STR, mask=ANY, polygon=ANY, point=ANY,
-                  span=ANY, token=ANY, keypoint_locations=ANY)
+REGION_INFO = Obj(
+    bounding_box=BOUNDING_BOX,
+    feedback=STR,
+    mask=ANY,
+    polygon=ANY,
+    point=ANY,
+    span=ANY,
+    token=ANY,
+    keypoint_locations=ANY,
+)
 _DATA = Lazy()
 REGION = Obj(id=STR, region_info=REGION_INFO, data=_DATA, value=NUM, track_id=STR)
 FRAME = Obj(frame_info=Obj(index=INT, time=INT, number=INT), data=_DATA, id=STR)
 DATA = Obj(
-    image=IMAGE, video=VIDEO, concepts=ListOf(CONCEPT), metadata=STRUCT, geo=GEO,
-    regions=ListOf(REGION), frames=ListOf(FRAME), colors=ANY, embeddings=ANY, clusters=ANY,
-    focus=ANY, face=ANY, text=ANY, audio=ANY, tracks=ANY, time_segments=ANY, hits=ANY,
-    heatmaps=ANY, parts=ANY, ndarray=ANY,
+    image=IMAGE,
+    video=VIDEO,
+    concepts=ListOf(CONCEPT),
+    metadata=STRUCT,
+    geo=GEO,
+    regions=ListOf(REGION),
+    frames=ListOf(FRAME),
+    colors=ANY,
+    embeddings=ANY,
+    clusters=ANY,
+    focus=ANY,
+    face=ANY,
+    text=ANY,
+    audio=ANY,
+    tracks=ANY,
+    time_segments=ANY,
+    hits=ANY,
+    heatmaps=ANY,
+    parts=ANY,
+    ndarray=ANY,
 )
 _DATA.target = DATA
 FEEDBACK_INFO = Obj(end_user_id=STR, session_id=STR, event_type=STR, output_id=STR, search_id=STR)
 INPUT = Obj(
-    id=ID, data=DATA, feedback_info=FEEDBACK_INFO, created_at=STR, modified_at=STR, status=STATUS,
-    dataset_ids=ListOf(STR), settings=ANY,
+    id=ID,
+    data=DATA,
+    feedback_info=FEEDBACK_INFO,
+    created_at=STR,
+    modified_at=STR,
+    status=STATUS,
+    dataset_ids=ListOf(STR),
+    settings=ANY,
 )
 OUTPUT_CONFIG = Obj(
-    concepts_mutually_exclusive=BOOL, closed_environment=BOOL, max_concepts=INT, min_value=NUM,
-    hyper_params=STRUCT, language=STR, select_concepts=ListOf(CONCEPT), sample_ms=INT,
-    existing_model_id=STR, hyper_parameters=STR, training_timeout=INT, test_split_percent=INT,
-    template_name=STR, embed_model_version_id=STR, fail_on_missing_concepts=ANY,
+    concepts_mutually_exclusive=BOOL,
+    closed_environment=BOOL,
+    max_concepts=INT,
+    min_value=NUM,
+    hyper_params=STRUCT,
+    language=STR,
+    select_concepts=ListOf(CONCEPT),
+    sample_ms=INT,
+    existing_model_id=STR,
+    hyper_parameters=STR,
+    training_timeout=INT,
+    test_split_percent=INT,
+    template_name=STR,
+    embed_model_version_id=STR,
+    fail_on_missing_concepts=ANY,
 )
 OUTPUT_INFO = Obj(
-    data=DATA, output_config=OUTPUT_CONFIG, message=STR, type=STR, type_ext=STR, fields_map=ANY,
+    data=DATA,
+    output_config=OUTPUT_CONFIG,
+    message=STR,
+    type=STR,
+    type_ext=STR,
+    fields_map=ANY,
     params=ANY,
 )
 MODEL_VERSION = Obj(
-    id=STR, created_at=STR, status=STATUS, active_concept_count=INT, total_input_count=INT,
-    metrics=ANY, completed_at=STR, description=STR, visibility=ANY, app_id=STR, user_id=STR,
-    metadata=STRUCT, train_info=ANY, output_info=ANY, input_info=ANY, modified_at=STR,
+    id=STR,
+    created_at=STR,
+    status=STATUS,
+    active_concept_count=INT,
+    total_input_count=INT,
+    metrics=ANY,
+    completed_at=STR,
+    description=STR,
+    visibility=ANY,
+    app_id=STR,
+    user_id=STR,
+    metadata=STRUCT,
+    train_info=ANY,
+    output_info=ANY,
+    input_info=ANY,
+    modified_at=STR,
 )
 MODEL = Obj(
-    id=ID, name=STR, display_name=STR, created_at=STR, modified_at=STR, app_id=STR,
-    output_info=OUTPUT_INFO, model_version=MODEL_VERSION, model_type_id=STR, user_id=STR,
-    visibility=ANY, description=STR, metadata=STRUCT, notes=STR, toolkits=ANY, use_cases=ANY,
-    languages=ANY, input_info=ANY, train_info=ANY, import_info=ANY, default_eval_info=ANY,
-    workflow_recommended=ANY, is_starred=ANY, star_count=ANY,
+    id=ID,
+    name=STR,
+    display_name=STR,
+    created_at=STR,
+    modified_at=STR,
+    app_id=STR,
+    output_info=OUTPUT_INFO,
+    model_version=MODEL_VERSION,
+    model_type_id=STR,
+    user_id=STR,
+    visibility=ANY,
+    description=STR,
+    metadata=STRUCT,
+    notes=STR,
+    toolkits=ANY,
+    use_cases=ANY,
+    languages=ANY,
+    input_info=ANY,
+    train_info=ANY,
+    import_info=ANY,
+    default_eval_info=ANY,
+    workflow_recommended=ANY,
+    is_starred=ANY,
+    star_count=ANY,
 )
 WORKFLOW_NODE = Obj(
-    id=STR, model=MODEL, node_inputs=ListOf(Obj(node_id=STR)), suppress_output=BOOL,
-    output_info_override=ANY, node_params=ANY,
+    id=STR,
+    model=MODEL,
+    node_inputs=ListOf(Obj(node_id=STR)),
+    suppress_output=BOOL,
+    output_info_override=ANY,
+    node_params=ANY,
 )
 WORKFLOW = Obj(
-    id=ID, app_id=STR, created_at=STR, modified_at=STR, nodes=ListOf(WORKFLOW_NODE),
-    metadata=STRUCT, visibility=ANY, user_id=STR, description=STR, version=ANY, notes=STR,
-    display_name=STR, use_cases=ANY,
+    id=ID,
+    app_id=STR,
+    created_at=STR,
+    modified_at=STR,
+    nodes=ListOf(WORKFLOW_NODE),
+    metadata=STRUCT,
+    visibility=ANY,
+    user_id=STR,
+    description=STR,
+    version=ANY,
+    notes=STR,
+    display_name=STR,
+    use_cases=ANY,
 )
 PAGINATION = Obj(page=INT, per_page=INT)
 
 
 def request(**fields: Shape) -> Obj:
     """A request body shape: its fields plus ``user_app_id``, which clients may leave in a body."""
-    return Obj(user_app_id=USER_APP_ID, **fields)
+    return Obj({"user_app_id": USER_APP_ID, **fields})
 
 
 def validate(body: Any, shape: Shape, *, code: int = status.CONN_INVALID_REQUEST) -> Any:

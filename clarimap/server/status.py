@@ -179,7 +179,7 @@ def http_status(code: int) -> int:
         return 404
     if code in _UNAUTHORIZED:
         return 401
-    if code == CONN_INSUFFICIENT_SCOPES or code == MODEL_PERMISSION_DENIED:
+    if code in (CONN_INSUFFICIENT_SCOPES, MODEL_PERMISSION_DENIED):
         return 403
     if code == CONN_METHOD_NOT_ALLOWED:
         return 405
@@ -190,7 +190,9 @@ def http_status(code: int) -> int:
     return 400
 
 
-def envelope(code: int, details: str = "", *, description_text: str | None = None) -> dict[str, object]:
+def envelope(
+    code: int, details: str = "", *, description_text: str | None = None
+) -> dict[str, object]:
     """A ``status`` object: code, description and (when non-empty) details."""
     status: dict[str, object] = {"code": code, "description": description_text or description(code)}
     if details:

@@ -285,13 +285,17 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(canonical_json(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ",".join(
-            f"{json.dumps(k)}:{canonical_json(v)}" for k, v in sorted(value.items())
-        ) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k)}:{canonical_json(v)}" for k, v in sorted(value.items()))
+            + "}"
+        )
     raise TypeError(f"not a JSON value: {value!r}")
 
 
-def metadata_leaves(metadata: dict[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+def metadata_leaves(
+    metadata: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
     """``(path, value)`` for every leaf of a metadata tree; lists and empty objects are leaves."""
     for key, value in metadata.items():
         path = (*prefix, key)

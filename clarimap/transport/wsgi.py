@@ -76,7 +76,9 @@ class WSGIAdapter(BaseAdapter):
 
         captured: dict[str, Any] = {}
 
-        def start_response(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        def start_response(
+            status_line: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
             captured["status"] = status_line
             captured["headers"] = headers
             return lambda data: None
@@ -120,8 +122,12 @@ def database_of(url: str) -> str:
     """The database path named by a ``local://`` URL (``:memory:`` for ``local://:memory:``)."""
     if not url.startswith("local://"):
         raise ValueError(f"not a local:// URL: {url!r}")
-    rest = url[len("local://"):]
-    rest = rest.split("/v2/", 1)[0].split("?", 1)[0].rstrip("/") if "/v2/" in rest else rest.split("?", 1)[0]
+    rest = url[len("local://") :]
+    rest = (
+        rest.split("/v2/", 1)[0].split("?", 1)[0].rstrip("/")
+        if "/v2/" in rest
+        else rest.split("?", 1)[0]
+    )
     return rest or ":memory:"
 
 
