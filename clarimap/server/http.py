@@ -55,10 +55,13 @@ class HTTPServer:
 
     def close(self) -> None:
         """Stop accepting connections and wait for the serving thread to end."""
-        self._server.close()
-        # waitress' loop exits once its sockets are closed; wake it up.
+        from waitress import wasyncore
+
+        # Stop the worker threads, then close the listening socket and every open (keep-alive)
+        # connection: waitress' loop ends once its socket map is empty.
         with contextlib.suppress(Exception):  # best effort: the dispatcher may be gone already
-            self._server.task_dispatcher.shutdown()
+            self._server.task_dispatcher.shutdown(timeout=5)
+        wasyncore.close_all(self._server._map)
         if self._thread is not None:
             self._thread.join(timeout=10)
 

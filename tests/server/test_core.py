@@ -1,0 +1,205 @@
+"""The server's core: envelope, routing, auth, request validation, pagination and the store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from clarimap.server import create_app, schema, status
+from clarimap.server.errors import ApiError
+from clarimap.server.http import HTTPServer
+from clarimap.server.routing import parse_pagination
+from clarimap.server.store import SCHEMA_VERSION, Store, canonical_json, metadata_leaves
+from tests.conftest import Api
+
+
+def test_unknown_route_is_a_json_404(api: Api) -> None:
+    code, body = api.get("no/such/route")
+    assert code == 404
+    assert body["status"]["code"] == status.CONN_DOES_NOT_EXIST
+    assert "no/such/route" in body["status"]["details"]
+
+
+def test_wrong_method_is_405_with_the_method_named(api: Api) -> None:
+    code, body = api.call("PUT", "inputs", {})
+    assert code == 405
+    assert body["status"]["code"] == status.CONN_METHOD_NOT_ALLOWED
+    assert "PUT" in body["status"]["details"]
+
+
+def test_malformed_json_is_a_400_saying_so(api: Api) -> None:
+    code, body = api.call("POST", "concepts", raw=b'{"concepts": [')
+    assert code == 400
+    assert body["status"]["code"] == status.CONN_BAD_REQUEST_FORMAT
+    assert "not valid JSON" in body["status"]["details"]
+
+
+def test_a_body_that_is_not_an_object_is_refused(api: Api) -> None:
+    code, body = api.call("POST", "concepts", raw=b"[1, 2]")
+    assert code == 400
+    assert "JSON object" in body["status"]["details"]
+
+
+def test_both_route_forms_reach_the_same_app(api: Api) -> None:
+    short = api.get("inputs", "per_page=5")
+    long = api.get("users/local/apps/default/inputs", "per_page=5")
+    me = api.get("users/me/apps/default/inputs", "per_page=5")
+    assert short == long == me
+    assert short[0] == 200
+
+
+def test_path_segments_are_decoded_after_splitting(api: Api) -> None:
+    code, body = api.get("inputs/a%2Fb")
+    assert code == 404
+    assert "a/b" in body["status"]["details"]
+
+
+@pytest.fixture
+def keyed_server() -> Iterator[HTTPServer]:
+    app = create_app(":memory:", api_keys=["right-key"], background=False)
+    with HTTPServer(app) as server:
+        yield server
+    app.close()
+
+
+@pytest.mark.parametrize("header", [None, "Key wrong-key", "Bearer nope", "right-key"])
+def test_configured_keys_refuse_every_other_key(
+    keyed_server: HTTPServer, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = requests.get(f"{keyed_server.url}/v2/inputs", headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["status"]["code"] == status.CONN_KEY_NOT_FOUND
+    assert response.json()["status"]["description"] == "API key not found"
+
+
+def test_a_configured_key_is_accepted(keyed_server: HTTPServer) -> None:
+    response = requests.get(
+        f"{keyed_server.url}/v2/inputs", headers={"Authorization": "Key right-key"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert response.json()["status"]["code"] == status.SUCCESS
+
+
+def test_a_key_cannot_reach_another_app(keyed_server: HTTPServer) -> None:
+    response = requests.get(
+        f"{keyed_server.url}/v2/users/someone/apps/else/inputs",
+        headers={"Authorization": "Key right-key"},
+        timeout=10,
+    )
+    assert response.status_code == 403
+    assert response.json()["status"]["code"] == status.CONN_INSUFFICIENT_SCOPES
+
+
+def test_user_app_id_in_the_query_must_agree_with_the_route(api: Api) -> None:
+    assert api.get("inputs", "user_app_id.user_id=me&user_app_id.app_id=default")[0] == 200
+    code, body = api.get("inputs", "user_app_id.app_id=other")
+    assert code == 400
+    assert "other" in body["status"]["details"]
+
+
+# -- request validation --------------------------------------------------------------------
+
+
+def test_unknown_fields_are_named_with_their_path() -> None:
+    with pytest.raises(ApiError) as caught:
+        schema.validate(
+            {"inputs": [{"data": {"imgae": {}}}]},
+            schema.request(inputs=schema.ListOf(schema.INPUT)),
+        )
+    assert "inputs[0].data.imgae: unknown field" in caught.value.details
+
+
+def test_wrong_types_say_what_was_expected() -> None:
+    with pytest.raises(ApiError) as caught:
+        schema.validate(
+            {"concepts": [{"id": "a", "value": "high"}]},
+            schema.Obj(concepts=schema.ListOf(schema.CONCEPT)),
+        )
+    assert caught.value.details.startswith("concepts[0].value: expected a number, got string")
+    with pytest.raises(ApiError):
+        schema.validate({"value": True}, schema.Obj(value=schema.NUM))
+
+
+def test_camel_case_names_are_accepted_as_proto_json_allows() -> None:
+    result = schema.validate({"allowDuplicateUrl": True, "url": "x"}, schema.IMAGE)
+    assert result == {"allow_duplicate_url": True, "url": "x"}
+
+
+def test_list_limits_are_enforced() -> None:
+    with pytest.raises(ApiError) as caught:
+        schema.validate(list(range(3)), schema.ListOf(schema.NUM, max_items=2))
+    assert "at most 2 items" in caught.value.details
+
+
+@pytest.mark.parametrize(
+    ("page", "per_page", "expected"),
+    [(None, None, (1, 128)), ("2", "10", (2, 10)), ("0", "0", (1, 128)), (3, 1000, (3, 1000))],
+)
+def test_pagination_defaults_and_values(
+    page: object, per_page: object, expected: tuple[int, int]
+) -> None:
+    assert parse_pagination(page, per_page) == expected
+
+
+@pytest.mark.parametrize(
+    ("page", "per_page"), [("x", None), (None, "1001"), ("-1", None), (None, "-5")]
+)
+def test_bad_pagination_is_an_error(page: object, per_page: object) -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_pagination(page, per_page)
+    assert caught.value.http_status == 400
+
+
+# -- store ---------------------------------------------------------------------------------
+
+
+def test_a_file_store_is_migrated_once_and_reopened_intact(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "clarimap.sqlite3"
+    store = Store.open(path)
+    pk = store.app_pk("local", "default")
+    store.close()
+    reopened = Store.open(path)
+    with reopened.read() as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert reopened.app_pk("local", "default") == pk
+    reopened.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(RuntimeError, match="newer than this clarimap"):
+        Store.open(path)
+
+
+def test_a_failed_transaction_leaves_nothing_behind() -> None:
+    store = Store.open()
+    with pytest.raises(ZeroDivisionError), store.transaction() as connection:
+        connection.execute(
+            "INSERT INTO apps (user_id, app_id, created_at) VALUES ('u', 'a', 'now')"
+        )
+        1 / 0  # noqa: B018
+    with store.read() as connection:
+        assert (
+            connection.execute("SELECT COUNT(*) FROM apps WHERE user_id = 'u'").fetchone()[0] == 0
+        )
+    store.close()
+
+
+def test_metadata_leaves_use_canonical_numbers() -> None:
+    leaves = dict(metadata_leaves({"a": {"b": 1, "c": [1, True]}, "d": {}, "e": "x"}))
+    assert leaves == {
+        '["a", "b"]': "1.0",
+        '["a", "c"]': "[1.0,true]",
+        '["d"]': "{}",
+        '["e"]': '"x"',
+    }
+    assert canonical_json({"b": 2, "a": False}) == '{"a":false,"b":2.0}'
