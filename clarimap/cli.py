@@ -1,0 +1,233 @@
+"""The ``clarimap`` command line: ``clarimap serve``, ``clarimap demo`` and friends.
+
+Each subcommand is one ``add_<name>_command(subparsers)`` function that adds its parser and sets
+``handler`` (a function of the parsed arguments returning the exit code); :data:`COMMANDS` lists
+them in the order ``clarimap --help`` shows them. Adding a subcommand is writing such a function
+and appending it to :data:`COMMANDS`.
+
+Exit codes: 0 success, 1 the command failed, 2 bad usage (argparse's own code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from clarimap import __version__
+
+DATABASE_FILE_NAME = "clarimap.sqlite3"
+"""The name of the SQLite database inside a ``--data`` directory."""
+
+SERVER_EXTRA_MODULES = ("waitress", "PIL", "numpy")
+"""Modules the ``server`` extra installs; the server commands check for them first."""
+
+Subparsers = Any  # argparse's _SubParsersAction is private; its instances are all we use
+CommandAdder = Callable[[Subparsers], None]
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can fix; ``main`` prints the message, exits 1."""
+
+
+# ---------------------------------------------------------------------------------------------
+# shared helpers
+
+
+def require_server_extra(command: str) -> None:
+    """Raise :class:`CommandError` naming the install command when the server extra is missing."""
+    missing = [name for name in SERVER_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CommandError(
+            f"clarimap {command} needs the local server, which is not installed "
+            f"(missing: {', '.join(missing)}); install it with: pip install 'clarimap[server]'"
+        )
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port from 0 to 65535 (0 picks a free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number: give an integer from 0 to 65535 (0 picks a free port)"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is out of range: give a port from 0 to 65535 (0 picks a free port)"
+        )
+    return port
+
+
+def database_path(data: str | None) -> str:
+    """The SQLite database for a ``--data`` value: ``DIR/clarimap.sqlite3``, or ``:memory:``."""
+    if data is None or data == ":memory:":
+        return ":memory:"
+    directory = Path(data).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise CommandError(f"--data {data}: not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"--data {data}: cannot create the directory: {error}") from None
+    return str(directory / DATABASE_FILE_NAME)
+
+
+# ---------------------------------------------------------------------------------------------
+# clarimap serve
+
+
+def add_serve_command(subparsers: Subparsers) -> None:
+    """``clarimap serve``: the local Clarifai-compatible server over HTTP."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the local Clarifai-compatible server over HTTP",
+        description=(
+            "Serve the Clarifai v2 JSON API over HTTP (waitress, threaded, keep-alive). Prints the "
+            "server's URL on one line to stdout once it listens; stops cleanly on SIGINT "
+            "(Ctrl-C) and SIGTERM."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default: %(default)s, loopback only)")
+    parser.add_argument("--port", type=port_number, default=8080,
+                        help="the TCP port (default: %(default)s; 0 picks a free port)")
+    parser.add_argument(
+        "--data", metavar="DIR", default=None,
+        help=(
+            f"the data directory; the database is DIR/{DATABASE_FILE_NAME}, created if missing. "
+            "Default (or ':memory:'): an in-memory database, lost when the server stops"
+        ),
+    )
+    parser.add_argument(
+        "--api-key", metavar="KEY", action="append", default=[], dest="api_keys",
+        help=(
+            "accept only this key ('Authorization: Key KEY'); repeat for several keys. With none, "
+            "any key is accepted"
+        ),
+    )
+    parser.add_argument("--threads", type=int, default=8,
+                        help="worker threads answering requests (default: %(default)s)")
+    parser.set_defaults(handler=run_serve)
+
+
+class _StopServing(SystemExit):
+    """Raised by the signal handler to leave waitress' loop (it catches SystemExit and stops)."""
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM, then close the server and the database."""
+    require_server_extra("serve")
+    if args.threads < 1:
+        raise CommandError(f"--threads {args.threads}: give at least 1")
+    database = database_path(args.data)
+
+    from clarimap.server import create_app
+    from clarimap.server.http import HTTPServer
+
+    server_app = create_app(database, api_keys=args.api_keys)
+    try:
+        try:
+            http_server = HTTPServer(server_app, args.host, args.port, threads=args.threads)
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+            ) from None
+
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            if stopping:  # a second signal while shutting down: let the shutdown finish
+                return
+            stopping = True
+            raise _StopServing(0)
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            where = "in memory" if database == ":memory:" else database
+            keys = f"{len(args.api_keys)} API key(s)" if args.api_keys else "any API key"
+            try:
+                print(f"clarimap {__version__}: serving data {where}, accepting {keys}",
+                      file=sys.stderr, flush=True)
+                print(http_server.url, flush=True)
+                http_server.serve_forever()
+            except _StopServing:  # the signal came outside waitress' loop
+                pass
+            stopping = True
+            http_server.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        server_app.close()
+    print("clarimap: server stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# clarimap demo
+
+
+def add_demo_command(subparsers: Subparsers) -> None:
+    """``clarimap demo``: a walk through the API against the embedded server."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="walk through the API against the embedded server (offline, a few seconds)",
+        description=(
+            "Start the local server inside this process (in-memory database, no socket), upload "
+            "the sample photos, list them, edit their metadata and delete one, printing each step."
+        ),
+    )
+    parser.set_defaults(handler=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run :func:`clarimap.demo.run_demo`."""
+    require_server_extra("demo")
+    from clarimap import demo
+
+    return demo.run_demo(sys.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+COMMANDS: list[CommandAdder] = [add_serve_command, add_demo_command]
+"""Every subcommand's parser builder, in ``--help`` order."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``clarimap`` argument parser with every subcommand of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="clarimap",
+        description="clarimap: an object mapper for the Clarifai API, with a local server.",
+    )
+    parser.add_argument("--version", action="version", version=f"clarimap {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add_command in COMMANDS:
+        add_command(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return handler(args)
+    except CommandError as error:
+        print(f"clarimap {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"clarimap {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,302 @@
+"""``clarimap demo``: a guided walk through the API against the embedded local server.
+
+The demo is a list of steps (:data:`STEPS`), each a :class:`DemoStep` with a heading and a
+function of the shared :class:`DemoContext`. A step prints what it does and raises
+:class:`DemoStepFailed` when the server's answer is not what the step expected; :func:`run_demo`
+prints each heading, runs the steps in order and stops at the first failure (exit code 1).
+Later capabilities add a step by writing a function decorated with :func:`demo_step` and
+inserting it into :data:`STEPS`.
+
+It runs offline, in process (``local://:memory:``, no socket), with only the ``server`` extra.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+import attrs
+import requests
+
+LOCAL_URL = "local://:memory:"
+DEMO_API_KEY = "demo-key"
+PROCESSING_TIMEOUT_SECONDS = 60.0
+
+# The concepts each sample photo is uploaded with (a photo not listed gets its file stem).
+SAMPLE_CONCEPTS: dict[str, list[str]] = {
+    "astronaut.jpg": ["person", "space"],
+    "cat.jpg": ["cat", "animal"],
+    "clock.jpg": ["clock"],
+    "coffee.jpg": ["coffee", "drink"],
+    "galaxies.jpg": ["galaxy", "space"],
+    "grace_hopper.jpg": ["person"],
+    "horse.png": ["horse", "animal"],
+    "rocket.jpg": ["rocket", "space"],
+}
+SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
+DELETED_PHOTO_ID = "clock"
+
+
+class DemoStepFailed(Exception):
+    """A demo step got an answer it did not expect; the message says what and where."""
+
+
+@attrs.define
+class DemoContext:
+    """What the steps share: the HTTP session to the embedded server and what earlier steps made."""
+
+    out: TextIO
+    base_url: str = LOCAL_URL
+    session: requests.Session | None = None
+    server: Any = None  # the embedded clarimap.server.ServerApp, once started
+    photo_ids: list[str] = attrs.Factory(list)
+
+    def say(self, text: str = "") -> None:
+        """Print a line of the demo's output."""
+        print(text, file=self.out, flush=True)
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send one API call; the JSON answer, or :class:`DemoStepFailed` on an error status."""
+        if self.session is None:
+            raise DemoStepFailed("the server is not started")
+        url = f"{self.base_url}/v2/{path}"
+        if query:  # requests applies params= only to http URLs, so build the query here
+            url = f"{url}?{urlencode(query)}"
+        response = self.session.request(
+            method, url, data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"Key {DEMO_API_KEY}", "Content-Type": "application/json"},
+            timeout=60,
+        )
+        try:
+            answer: dict[str, Any] = response.json()
+        except ValueError:
+            raise DemoStepFailed(
+                f"{method} /v2/{path} answered HTTP {response.status_code} with a non-JSON body"
+            ) from None
+        status = answer.get("status") or {}
+        if response.status_code >= 400 or status.get("code") != 10000:
+            raise DemoStepFailed(
+                f"{method} /v2/{path} answered HTTP {response.status_code}, status "
+                f"{status.get('code')} {status.get('description', '')!r}: {status.get('details', '')}"
+            )
+        return answer
+
+
+@attrs.frozen
+class DemoStep:
+    """One step of the demo: a heading and the function that does it."""
+
+    heading: str
+    run: Callable[[DemoContext], None]
+
+
+def demo_step(heading: str) -> Callable[[Callable[[DemoContext], None]], DemoStep]:
+    """Decorator: make a function of the context into a :class:`DemoStep` with this heading."""
+
+    def make(function: Callable[[DemoContext], None]) -> DemoStep:
+        return DemoStep(heading, function)
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# the steps
+
+
+@demo_step("Start the embedded server")
+def start_server(ctx: DemoContext) -> None:
+    """Create the local server in this process with an in-memory database."""
+    from clarimap.server import create_app
+    from clarimap.transport.wsgi import local_session
+
+    ctx.server = create_app(":memory:")
+    ctx.session = local_session(ctx.base_url, app=ctx.server)
+    ctx.say(f"local server at {ctx.base_url} (in this process, no socket, database in memory)")
+
+
+def sample_photos() -> list[tuple[str, bytes]]:
+    """``(file name, bytes)`` of every sample photo shipped in ``clarimap/demo_data``."""
+    folder = resources.files("clarimap") / "demo_data"
+    photos = [
+        (entry.name, entry.read_bytes())
+        for entry in folder.iterdir()
+        if entry.name.lower().endswith(SAMPLE_SUFFIXES)
+    ]
+    return sorted(photos)
+
+
+def photo_id(file_name: str) -> str:
+    """The input id the demo gives a sample photo: its file name without the extension."""
+    return file_name.rsplit(".", 1)[0]
+
+
+@demo_step("Upload the sample photos")
+def upload_photos(ctx: DemoContext) -> None:
+    """Create one input per sample photo (base64), with concepts and metadata, in one batch."""
+    photos = sample_photos()
+    if not photos:
+        raise DemoStepFailed("no sample photos found in clarimap/demo_data")
+    inputs = [
+        {
+            "id": photo_id(name),
+            "data": {
+                "image": {"base64": base64.b64encode(content).decode("ascii")},
+                "concepts": [
+                    {"id": concept, "value": 1}
+                    for concept in SAMPLE_CONCEPTS.get(name, [photo_id(name)])
+                ],
+                "metadata": {"file": name, "bytes": len(content)},
+            },
+        }
+        for name, content in photos
+    ]
+    answer = ctx.call("POST", "inputs", {"inputs": inputs})
+    for created in answer.get("inputs", []):
+        ctx.photo_ids.append(created["id"])
+        ctx.say(f"  created {created['id']:<14} {describe_status(created.get('status'))}")
+    ctx.say(f"{len(ctx.photo_ids)} photos uploaded in one call (POST /v2/inputs)")
+
+
+@demo_step("Wait for processing")
+def wait_for_processing(ctx: DemoContext) -> None:
+    """Poll ``GET /v2/inputs/status`` until every input is processed; fail if one failed."""
+    deadline = time.monotonic() + PROCESSING_TIMEOUT_SECONDS
+    while True:
+        counts = ctx.call("GET", "inputs/status").get("counts", {})
+        waiting = int(counts.get("to_process", 0)) + int(counts.get("processing", 0))
+        if waiting == 0:
+            break
+        if time.monotonic() > deadline:
+            raise DemoStepFailed(
+                f"{waiting} inputs still not processed after {PROCESSING_TIMEOUT_SECONDS:.0f} s"
+            )
+        time.sleep(0.05)
+    ctx.say(
+        f"processed: {counts.get('processed', 0)}, errors: {counts.get('errors', 0)} "
+        "(GET /v2/inputs/status)"
+    )
+    if int(counts.get("errors", 0)):
+        raise DemoStepFailed(f"{counts['errors']} sample photos failed processing")
+
+
+@demo_step("List the photos")
+def list_photos(ctx: DemoContext) -> None:
+    """Print every input with its status, concepts and metadata."""
+    print_inputs(ctx, list_all_inputs(ctx))
+
+
+@demo_step("Patch their metadata")
+def patch_metadata(ctx: DemoContext) -> None:
+    """Merge an album name and a review flag into every photo's metadata in one PATCH."""
+    patches = [
+        {"id": input_id, "data": {"metadata": {"album": "samples", "reviewed": True}}}
+        for input_id in ctx.photo_ids
+    ]
+    answer = ctx.call("PATCH", "inputs", {"action": "merge", "inputs": patches})
+    patched = answer.get("inputs", [])
+    for item in patched:
+        metadata = item.get("data", {}).get("metadata", {})
+        if metadata.get("album") != "samples" or metadata.get("reviewed") is not True:
+            raise DemoStepFailed(f"input {item.get('id')} came back with metadata {metadata}")
+    ctx.say(f"merged {{album: samples, reviewed: true}} into {len(patched)} photos "
+            "(PATCH /v2/inputs, action merge)")
+
+
+@demo_step("Delete one photo")
+def delete_photo(ctx: DemoContext) -> None:
+    """Delete one input by id."""
+    ctx.call("DELETE", f"inputs/{DELETED_PHOTO_ID}", {})
+    ctx.photo_ids.remove(DELETED_PHOTO_ID)
+    ctx.say(f"deleted {DELETED_PHOTO_ID!r} (DELETE /v2/inputs/{DELETED_PHOTO_ID})")
+
+
+@demo_step("List the photos again")
+def list_photos_again(ctx: DemoContext) -> None:
+    """List again: one photo fewer, and the patched metadata."""
+    inputs = list_all_inputs(ctx)
+    print_inputs(ctx, inputs)
+    listed = sorted(item["id"] for item in inputs)
+    if listed != sorted(ctx.photo_ids):
+        raise DemoStepFailed(f"expected inputs {sorted(ctx.photo_ids)}, the server lists {listed}")
+
+
+STEPS: list[DemoStep] = [
+    start_server,
+    upload_photos,
+    wait_for_processing,
+    list_photos,
+    patch_metadata,
+    delete_photo,
+    list_photos_again,
+]
+"""The demo's steps, in the order they run."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers for the steps
+
+
+def list_all_inputs(ctx: DemoContext, per_page: int = 100) -> list[dict[str, Any]]:
+    """Every input of the app, page by page until an empty page."""
+    inputs: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        batch = ctx.call("GET", "inputs", query={"page": page, "per_page": per_page}).get("inputs", [])
+        if not batch:
+            return inputs
+        inputs.extend(batch)
+        page += 1
+
+
+def describe_status(status: dict[str, Any] | None) -> str:
+    """``30000 Download complete`` for a status object."""
+    if not status:
+        return "(no status)"
+    return f"{status.get('code')} {status.get('description', '')}".strip()
+
+
+def print_inputs(ctx: DemoContext, inputs: list[dict[str, Any]]) -> None:
+    """A table of inputs: id, status, concepts, metadata."""
+    ctx.say(f"  {'id':<14} {'status':<26} {'concepts':<18} metadata")
+    for item in inputs:
+        data = item.get("data", {})
+        concepts = ",".join(
+            concept["id"] if concept.get("value", 1) else f"-{concept['id']}"
+            for concept in data.get("concepts", [])
+        )
+        metadata = json.dumps(data.get("metadata", {}), sort_keys=True)
+        ctx.say(f"  {item['id']:<14} {describe_status(item.get('status')):<26} {concepts:<18} {metadata}")
+    ctx.say(f"{len(inputs)} photos (GET /v2/inputs)")
+
+
+def run_demo(out: TextIO, steps: list[DemoStep] | None = None) -> int:
+    """Run the steps in order, printing each heading; 0 when all pass, 1 at the first failure."""
+    ctx = DemoContext(out=out)
+    chosen = STEPS if steps is None else steps
+    started = time.monotonic()
+    try:
+        for number, step in enumerate(chosen, start=1):
+            ctx.say(f"\n== {number}. {step.heading} ==")
+            try:
+                step.run(ctx)
+            except DemoStepFailed as error:
+                ctx.say(f"FAILED: step {number} ({step.heading}): {error}")
+                return 1
+            except Exception as error:
+                ctx.say(f"FAILED: step {number} ({step.heading}): {type(error).__name__}: {error}")
+                return 1
+    finally:
+        if ctx.session is not None:
+            ctx.session.close()
+        if ctx.server is not None:
+            ctx.server.close()
+    ctx.say(f"\nDemo finished: {len(chosen)} steps in {time.monotonic() - started:.1f} s.")
+    return 0
