@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,15 @@ LEGACY_REQUIREMENTS = (
 )
 BUILD_TIMEOUT_SECONDS = 600
 MARKER_FILE = "clarimap-legacy-venv.json"  # written last: its presence means the build finished
+
+
+_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{200,}")
+
+
+def _shorten(text: str, limit: int) -> str:
+    """The tail of a script's output, with long base64 runs (image bytes) elided."""
+    text = _LONG_BASE64.sub(lambda match: f"<{len(match.group())} base64 chars>", text)
+    return text[-limit:]
 
 
 class LegacyUnavailable(Exception):
@@ -164,12 +174,12 @@ def run_legacy_script(
     if done.returncode != 0 or not lines:
         raise LegacyScriptFailed(
             f"the clarifai==2.6.2 script exited {done.returncode}\n"
-            f"stdout:\n{done.stdout[-4000:]}\nstderr:\n{done.stderr[-6000:]}"
+            f"stdout:\n{_shorten(done.stdout, 4000)}\nstderr:\n{_shorten(done.stderr, 6000)}"
         )
     try:
         return json.loads(lines[-1])
     except ValueError:
         raise LegacyScriptFailed(
             f"the clarifai==2.6.2 script printed no JSON on its last line: {lines[-1][:500]!r}\n"
-            f"stderr:\n{done.stderr[-4000:]}"
+            f"stderr:\n{_shorten(done.stderr, 4000)}"
         ) from None
