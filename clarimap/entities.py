@@ -1,0 +1,700 @@
+"""The objects an application works with: inputs, concepts, models, workflows and their values.
+
+Plain attrs classes: they know no JSON field names (those live in :mod:`clarimap.converters`)
+and do no I/O. Value objects (:class:`GeoPoint`, :class:`ConceptAnnotation`, :class:`Region`,
+:class:`Status` ...) are frozen; replace them to change them. The mapped entities
+(:class:`Input`, :class:`Concept`, :class:`Model`) are mutable and tell their session when they
+change: setting an attribute, and editing ``metadata`` (at any depth), ``concepts`` or
+``regions`` in place, marks the object modified, so the next flush sends it.
+
+Bad values raise :class:`clarimap.errors.ValidationError` naming the field, when they are set.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Literal, SupportsIndex, TypeVar, cast, overload
+
+import attrs
+
+from clarimap.errors import ValidationError
+
+if TYPE_CHECKING:
+    from os import PathLike
+
+__all__ = [
+    "BoundingBox",
+    "Concept",
+    "ConceptAnnotation",
+    "GeoBox",
+    "GeoLimit",
+    "GeoPoint",
+    "Image",
+    "Input",
+    "Model",
+    "ModelVersion",
+    "Region",
+    "Status",
+    "Video",
+    "Workflow",
+    "WorkflowNode",
+    "new_id",
+]
+
+#: Longest id the API accepts.
+MAX_ID_LENGTH = 255
+_ID_PATTERN = re.compile(r"^[^/\s][^/]*$")
+
+GeoUnit = Literal["miles", "kilometers", "degrees", "radians"]
+GEO_UNITS: tuple[GeoUnit, ...] = ("miles", "kilometers", "degrees", "radians")
+Feedback = Literal["accurate", "misplaced", "not_detected", "false_positive"]
+
+
+def new_id() -> str:
+    """A fresh client-made id (32 hex characters), so a retried create cannot duplicate."""
+    return uuid.uuid4().hex
+
+
+# -- validators ---------------------------------------------------------------------------------
+
+
+def check_id(value: object, what: str = "id") -> str:
+    """``value`` if it is a usable id, else :class:`ValidationError` saying why not."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__} {value!r}")
+    if not value:
+        raise ValidationError(f"{what} must not be empty")
+    if "/" in value:
+        raise ValidationError(f"{what} {value!r} contains '/', which the API does not allow in ids")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not _ID_PATTERN.match(value):
+        raise ValidationError(f"{what} {value!r} must not start with whitespace")
+    return value
+
+
+def _validate_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    check_id(value, f"{type(instance).__name__}.{attribute.name}")
+
+
+def _validate_optional_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _validate_id(instance, attribute, value)
+
+
+def _number(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(f"{what} must be a number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(f"{what} must be finite, got {value!r}")
+    return number
+
+
+def _to_float(value: object, self: object, field: attrs.Attribute[Any]) -> float:
+    return _number(f"{type(self).__name__}.{field.name}", value)
+
+
+_FLOAT = attrs.Converter(_to_float, takes_self=True, takes_field=True)  # type: ignore[call-overload]
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be a string or None, "
+            f"got {type(value).__name__} {value!r}"
+        )
+
+
+def _instance_of(*types: type) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+
+    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ValidationError(
+                f"{type(instance).__name__}.{attribute.name} must be {names}, "
+                f"got {type(value).__name__} {value!r}"
+            )
+
+    return validate
+
+
+def _optional_datetime(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be an aware datetime or None, "
+            f"got {value!r}"
+        )
+
+
+# -- value objects ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Status:
+    """A Clarifai status: a code (``30000`` download complete...), its description and details."""
+
+    code: int
+    description: str = ""
+    details: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True for the codes that mean success (10000 and the x0000/x0200 family of inputs)."""
+        return self.code in SUCCESS_CODES
+
+
+#: Status codes meaning success for a call or an item.
+SUCCESS_CODES = frozenset({10000, 21100, 21150, 23150, 30000, 30200, 31000})
+#: Input status codes meaning the input is still being downloaded or processed.
+PENDING_INPUT_CODES = frozenset({30001, 30003, 30201, 31001, 31003})
+
+
+@attrs.frozen
+class GeoPoint:
+    """A point on Earth, in degrees."""
+
+    longitude: float = attrs.field(converter=_FLOAT)
+    latitude: float = attrs.field(converter=_FLOAT)
+
+    def __attrs_post_init__(self) -> None:
+        if not -180.0 <= self.longitude <= 180.0:
+            raise ValidationError(f"GeoPoint.longitude must be in [-180, 180], got {self.longitude}")
+        if not -90.0 <= self.latitude <= 90.0:
+            raise ValidationError(f"GeoPoint.latitude must be in [-90, 90], got {self.latitude}")
+
+
+def _validate_unit(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in GEO_UNITS:
+        raise ValidationError(f"GeoLimit.unit must be one of {', '.join(GEO_UNITS)}; got {value!r}")
+
+
+@attrs.frozen
+class GeoLimit:
+    """A radius around a :class:`GeoPoint` (for searches): ``GeoLimit(10, "kilometers")``."""
+
+    value: float = attrs.field(converter=_FLOAT)
+    unit: GeoUnit = attrs.field(default="kilometers", validator=_validate_unit)
+
+
+@attrs.frozen
+class GeoBox:
+    """A box between two corners (for searches)."""
+
+    corner1: GeoPoint = attrs.field(validator=_instance_of(GeoPoint))
+    corner2: GeoPoint = attrs.field(validator=_instance_of(GeoPoint))
+
+
+def _fraction(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be a fraction in [0, 1], got {value}"
+        )
+
+
+@attrs.frozen
+class BoundingBox:
+    """A box as fractions of the image: rows of its height, columns of its width."""
+
+    top_row: float = attrs.field(converter=_FLOAT, validator=_fraction)
+    left_col: float = attrs.field(converter=_FLOAT, validator=_fraction)
+    bottom_row: float = attrs.field(converter=_FLOAT, validator=_fraction)
+    right_col: float = attrs.field(converter=_FLOAT, validator=_fraction)
+
+
+@attrs.frozen
+class ConceptAnnotation:
+    """A concept on an input or region with its value: 1 is positive, 0 negative (``not_concepts``)."""
+
+    id: str = attrs.field(validator=_validate_id)
+    value: float = attrs.field(default=1.0, converter=_FLOAT)
+    name: str | None = attrs.field(default=None, validator=_optional_text, eq=False)
+
+    @property
+    def positive(self) -> bool:
+        """True when the input shows the concept (value above 0)."""
+        return self.value > 0
+
+
+def _annotation(item: object, what: str = "concept") -> ConceptAnnotation:
+    if isinstance(item, ConceptAnnotation):
+        return item
+    if isinstance(item, str):
+        return ConceptAnnotation(item)
+    raise ValidationError(
+        f"a {what} must be a concept id (str) or a ConceptAnnotation, got {type(item).__name__} {item!r}"
+    )
+
+
+def _annotations(items: object) -> tuple[ConceptAnnotation, ...]:
+    if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+        raise ValidationError(f"concepts must be a list, got {type(items).__name__} {items!r}")
+    return tuple(_annotation(item) for item in items)
+
+
+def _validate_feedback(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value not in ("accurate", "misplaced", "not_detected", "false_positive"):
+        raise ValidationError(
+            "Region.feedback must be accurate, misplaced, not_detected or false_positive; "
+            f"got {value!r}"
+        )
+
+
+@attrs.frozen
+class Region:
+    """A part of an image: a bounding box and the concepts seen in it."""
+
+    id: str = attrs.field(factory=new_id, validator=_validate_id)
+    bounding_box: BoundingBox | None = attrs.field(
+        default=None, validator=_instance_of(BoundingBox, type(None))
+    )
+    concepts: tuple[ConceptAnnotation, ...] = attrs.field(default=(), converter=_annotations)
+    feedback: Feedback | None = attrs.field(default=None, validator=_validate_feedback)
+
+
+def _crop(value: object) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 4:
+        raise ValidationError(f"crop must be 4 fractions (top, left, bottom, right), got {value!r}")
+    numbers = tuple(_number("crop value", item) for item in value)
+    if not all(0.0 <= item <= 1.0 for item in numbers):
+        raise ValidationError(f"crop values must be fractions in [0, 1], got {value!r}")
+    return cast(tuple[float, float, float, float], numbers)
+
+
+def _optional_bytes(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, bytes):
+        raise ValidationError(
+            f"{type(instance).__name__}.{attribute.name} must be raw bytes or None, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _one_source(media: Image | Video) -> None:
+    if media.url is None and media.base64 is None:
+        raise ValidationError(f"{type(media).__name__} needs a url or base64 bytes")
+
+
+@attrs.frozen
+class Image:
+    """An image: a ``url`` or the raw bytes (``base64``), optionally cropped."""
+
+    url: str | None = attrs.field(default=None, validator=_optional_text)
+    base64: bytes | None = attrs.field(default=None, validator=_optional_bytes, repr=False)
+    crop: tuple[float, float, float, float] | None = attrs.field(default=None, converter=_crop)
+    allow_duplicate_url: bool = attrs.field(default=False, validator=_instance_of(bool))
+
+    def __attrs_post_init__(self) -> None:
+        _one_source(self)
+
+
+@attrs.frozen
+class Video:
+    """A video: a ``url`` or the raw bytes (``base64``)."""
+
+    url: str | None = attrs.field(default=None, validator=_optional_text)
+    base64: bytes | None = attrs.field(default=None, validator=_optional_bytes, repr=False)
+    allow_duplicate_url: bool = attrs.field(default=False, validator=_instance_of(bool))
+
+    def __attrs_post_init__(self) -> None:
+        _one_source(self)
+
+
+# -- change tracking ----------------------------------------------------------------------------
+#
+# A mapped entity holds ``_session`` (its session, or None). Setting an attribute calls
+# ``_notify_change``; metadata, concepts and regions are held in tracked containers that call it
+# on any in-place edit. The session then keeps the object strongly until it is flushed, so an
+# edited object cannot be lost even though the identity map holds objects weakly.
+
+Owner = Callable[[], Any]
+
+
+def _notify(owner: Owner | None) -> None:
+    if owner is None:
+        return
+    entity = owner()
+    if entity is not None:
+        session = entity._session
+        if session is not None:
+            session._entity_changed(entity)
+
+
+def _track(value: Any, owner: Owner | None) -> Any:
+    if isinstance(value, dict):
+        return TrackedDict(value, owner)
+    if isinstance(value, list):
+        return TrackedList(value, owner)
+    return value
+
+
+class TrackedDict(dict[str, Any]):
+    """A dict that tells its owning entity when it changes (nested dicts and lists too)."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, items: Mapping[str, Any] = (), owner: Owner | None = None) -> None:  # type: ignore[assignment]
+        self._owner = owner
+        super().__init__((key, _track(value, owner)) for key, value in dict(items).items())
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self),))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, _track(value, self._owner))
+        _notify(self._owner)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        _notify(self._owner)
+
+    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def clear(self) -> None:
+        super().clear()
+        _notify(self._owner)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        result = super().pop(key, *default)
+        _notify(self._owner)
+        return result
+
+    def popitem(self) -> tuple[str, Any]:
+        result = super().popitem()
+        _notify(self._owner)
+        return result
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            super().__setitem__(key, _track(value, self._owner))
+        _notify(self._owner)
+
+
+_T = TypeVar("_T")
+
+
+class TrackedList(list[_T]):
+    """A list that tells its owning entity when it changes; ``item`` converts what is put in."""
+
+    __slots__ = ("_item", "_owner")
+
+    def __init__(
+        self,
+        items: Iterable[Any] = (),
+        owner: Owner | None = None,
+        item: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._owner = owner
+        self._item = item
+        super().__init__(self._convert(value) for value in items)
+
+    def _convert(self, value: Any) -> Any:
+        if self._item is not None:
+            return self._item(value)
+        return _track(value, self._owner)
+
+    def __reduce__(self) -> Any:
+        return (list, (list(self),))
+
+    @overload
+    def __setitem__(self, index: SupportsIndex, value: _T) -> None: ...
+    @overload
+    def __setitem__(self, index: slice, value: Iterable[_T]) -> None: ...
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            super().__setitem__(index, [self._convert(item) for item in value])
+        else:
+            super().__setitem__(index, self._convert(value))
+        _notify(self._owner)
+
+    def __delitem__(self, index: SupportsIndex | slice) -> None:
+        super().__delitem__(index)
+        _notify(self._owner)
+
+    def __iadd__(self, other: Iterable[Any]) -> TrackedList[_T]:  # type: ignore[override,misc]
+        self.extend(other)
+        return self
+
+    def __imul__(self, count: SupportsIndex) -> TrackedList[_T]:
+        super().__imul__(count)
+        _notify(self._owner)
+        return self
+
+    def append(self, value: Any) -> None:
+        super().append(self._convert(value))
+        _notify(self._owner)
+
+    def extend(self, values: Iterable[Any]) -> None:
+        super().extend(self._convert(value) for value in values)
+        _notify(self._owner)
+
+    def insert(self, index: SupportsIndex, value: Any) -> None:
+        super().insert(index, self._convert(value))
+        _notify(self._owner)
+
+    def pop(self, index: SupportsIndex = -1) -> _T:
+        result = super().pop(index)
+        _notify(self._owner)
+        return result
+
+    def remove(self, value: Any) -> None:
+        super().remove(value)
+        _notify(self._owner)
+
+    def clear(self) -> None:
+        super().clear()
+        _notify(self._owner)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        _notify(self._owner)
+
+    def reverse(self) -> None:
+        super().reverse()
+        _notify(self._owner)
+
+
+def _owner_of(entity: Any) -> Owner:
+    return weakref.ref(entity)
+
+
+def _tracked_metadata(value: object, self: Any) -> TrackedDict:
+    if isinstance(value, TrackedDict) and value._owner is not None and value._owner() is self:
+        return value
+    if not isinstance(value, Mapping):
+        raise ValidationError(
+            f"{type(self).__name__}.metadata must be a dict, got {type(value).__name__} {value!r}"
+        )
+    return TrackedDict(value, _owner_of(self))
+
+
+def _region(item: object) -> Region:
+    if not isinstance(item, Region):
+        raise ValidationError(f"regions must hold Region objects, got {type(item).__name__} {item!r}")
+    return item
+
+
+def _tracked_list(item: Callable[[Any], Any], what: str) -> attrs.Converter[Any, Any]:
+    def convert(value: object, self: Any) -> TrackedList[Any]:
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            raise ValidationError(
+                f"{type(self).__name__}.{what} must be a list, got {type(value).__name__} {value!r}"
+            )
+        return TrackedList(value, _owner_of(self), item)
+
+    return attrs.Converter(convert, takes_self=True)  # type: ignore[call-overload,no-any-return]
+
+
+def _on_change(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Any:
+    session = instance._session
+    if session is not None and attribute.name not in _UNTRACKED:
+        session._entity_changed(instance)
+    return value
+
+
+_UNTRACKED = frozenset({"_session"})
+_TRACKING = [attrs.setters.convert, attrs.setters.validate, _on_change]
+
+
+def _session_field() -> Any:
+    return attrs.field(default=None, init=False, repr=False, eq=False, on_setattr=attrs.setters.NO_OP)
+
+
+# -- mapped entities ----------------------------------------------------------------------------
+
+
+@attrs.define(on_setattr=_TRACKING)
+class Input:
+    """An image or video in an app, with its concepts, metadata, geo point and regions.
+
+    ``concepts`` holds :class:`ConceptAnnotation` values; a plain string put in it becomes a
+    positive annotation. ``status``, ``created_at`` and ``modified_at`` are the server's.
+    """
+
+    id: str = attrs.field(factory=new_id, validator=_validate_id)
+    image: Image | None = attrs.field(default=None, validator=_instance_of(Image, type(None)))
+    video: Video | None = attrs.field(default=None, validator=_instance_of(Video, type(None)))
+    concepts: list[ConceptAnnotation] = attrs.field(
+        factory=list, converter=_tracked_list(_annotation, "concepts")
+    )
+    metadata: dict[str, Any] = attrs.field(
+        factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
+    )
+    geo: GeoPoint | None = attrs.field(default=None, validator=_instance_of(GeoPoint, type(None)))
+    regions: list[Region] = attrs.field(factory=list, converter=_tracked_list(_region, "regions"))
+    status: Status | None = attrs.field(default=None, eq=False)
+    created_at: datetime.datetime | None = attrs.field(
+        default=None, validator=_optional_datetime, eq=False
+    )
+    modified_at: datetime.datetime | None = attrs.field(
+        default=None, validator=_optional_datetime, eq=False
+    )
+    _session: Any = _session_field()
+
+    def __attrs_post_init__(self) -> None:
+        if self.image is not None and self.video is not None:
+            raise ValidationError("an Input holds an image or a video, not both")
+
+    @classmethod
+    def from_media(
+        cls,
+        source: str | bytes | PathLike[str] | IO[bytes],
+        *,
+        concepts: Iterable[str | ConceptAnnotation] = (),
+        not_concepts: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        geo: GeoPoint | tuple[float, float] | None = None,
+        id: str | None = None,
+        crop: Sequence[float] | None = None,
+        allow_duplicate_url: bool = False,
+        kind: Literal["image", "video"] | None = None,
+    ) -> Input:
+        """An input from a path, URL, bytes, file object or ``data:`` URI.
+
+        ``concepts`` are positive annotations, ``not_concepts`` negative ones (value 0);
+        ``geo`` a :class:`GeoPoint` or a ``(longitude, latitude)`` pair. The media is read now,
+        so an unreadable source raises :class:`clarimap.errors.MediaError` here.
+        """
+        from clarimap.media import resolve_media
+
+        resolved = resolve_media(source, kind=kind)
+        media: Image | Video
+        if resolved.kind == "video":
+            if crop is not None:
+                raise ValidationError("crop applies to images, not videos")
+            media = Video(
+                url=resolved.url, base64=resolved.base64, allow_duplicate_url=allow_duplicate_url
+            )
+        else:
+            media = Image(
+                url=resolved.url,
+                base64=resolved.base64,
+                crop=crop,  # type: ignore[arg-type]
+                allow_duplicate_url=allow_duplicate_url,
+            )
+        annotations = [_annotation(item) for item in concepts]
+        if isinstance(not_concepts, str):
+            raise ValidationError("not_concepts must be a list of concept ids, not one string")
+        annotations += [ConceptAnnotation(_annotation(item).id, 0.0) for item in not_concepts]
+        if geo is not None and not isinstance(geo, GeoPoint):
+            if not isinstance(geo, tuple) or len(geo) != 2:
+                raise ValidationError(f"geo must be a GeoPoint or (longitude, latitude), got {geo!r}")
+            geo = GeoPoint(*geo)
+        return cls(
+            id=new_id() if id is None else id,
+            image=media if isinstance(media, Image) else None,
+            video=media if isinstance(media, Video) else None,
+            concepts=annotations,
+            metadata=dict(metadata or {}),
+            geo=geo,
+        )
+
+    @property
+    def concept_ids(self) -> list[str]:
+        """The ids of the concepts annotated positive."""
+        return [concept.id for concept in self.concepts if concept.positive]
+
+    @property
+    def not_concept_ids(self) -> list[str]:
+        """The ids of the concepts annotated negative."""
+        return [concept.id for concept in self.concepts if not concept.positive]
+
+
+@attrs.define(on_setattr=_TRACKING)
+class Concept:
+    """A concept of an app (or of a model's output). ``name`` defaults to the id on the server."""
+
+    id: str = attrs.field(validator=_validate_id)
+    name: str | None = attrs.field(default=None, validator=_optional_text)
+    language: str | None = attrs.field(default=None, validator=_optional_text)
+    definition: str | None = attrs.field(default=None, validator=_optional_text)
+    app_id: str | None = attrs.field(default=None, eq=False)
+    created_at: datetime.datetime | None = attrs.field(
+        default=None, validator=_optional_datetime, eq=False
+    )
+    _session: Any = _session_field()
+
+
+def _concept(item: object) -> Concept:
+    if isinstance(item, Concept):
+        return item
+    if isinstance(item, str):
+        return Concept(item)
+    raise ValidationError(f"a model's concepts are Concept objects or ids, got {item!r}")
+
+
+@attrs.define
+class ModelVersion:
+    """One trained (or training) version of a model."""
+
+    id: str = attrs.field(validator=_validate_id)
+    status: Status | None = None
+    created_at: datetime.datetime | None = attrs.field(default=None, validator=_optional_datetime)
+    active_concept_count: int = 0
+    total_input_count: int = 0
+    #: The evaluation metrics as the API sent them (``None`` until evaluated).
+    metrics: dict[str, Any] | None = None
+
+
+@attrs.define(on_setattr=_TRACKING)
+class Model:
+    """A model: its concepts and output settings, and the version the API reported with it."""
+
+    id: str = attrs.field(factory=new_id, validator=_validate_id)
+    name: str | None = attrs.field(default=None, validator=_optional_text)
+    concepts: list[Concept] = attrs.field(factory=list, converter=_tracked_list(_concept, "concepts"))
+    concepts_mutually_exclusive: bool = attrs.field(default=False, validator=_instance_of(bool))
+    closed_environment: bool = attrs.field(default=False, validator=_instance_of(bool))
+    max_concepts: int = attrs.field(default=0, validator=_instance_of(int))
+    min_value: float = attrs.field(default=0.0, converter=_FLOAT)
+    hyper_params: dict[str, Any] = attrs.field(
+        factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
+    )
+    type: str | None = attrs.field(default=None, eq=False)
+    type_ext: str | None = attrs.field(default=None, eq=False)
+    model_type_id: str | None = attrs.field(default=None, validator=_optional_text)
+    display_name: str | None = attrs.field(default=None, validator=_optional_text)
+    app_id: str | None = attrs.field(default=None, eq=False)
+    created_at: datetime.datetime | None = attrs.field(
+        default=None, validator=_optional_datetime, eq=False
+    )
+    model_version: ModelVersion | None = attrs.field(default=None, eq=False)
+    _session: Any = _session_field()
+
+
+@attrs.frozen
+class WorkflowNode:
+    """One model of a workflow, at a fixed version."""
+
+    id: str
+    model_id: str
+    model_version_id: str | None = None
+
+
+@attrs.define
+class Workflow:
+    """A workflow: several models run on each input in one call."""
+
+    id: str = attrs.field(validator=_validate_id)
+    nodes: list[WorkflowNode] = attrs.field(factory=list)
+    app_id: str | None = None
+    created_at: datetime.datetime | None = attrs.field(default=None, validator=_optional_datetime)
+
+
+#: The entity classes a session maps, with the path of their collection.
+MAPPED_ENTITIES: dict[type, str] = {Concept: "concepts", Input: "inputs", Model: "models"}
