@@ -17,9 +17,10 @@ The helpers :func:`find_model`, :func:`require_model`, :func:`model_json` and
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -53,6 +54,11 @@ from clarimap.server.schema import (
     request,
 )
 from clarimap.server.store import new_id, now
+
+if TYPE_CHECKING:
+    from clarimap.server.app import ServerApp
+
+log = logging.getLogger("clarimap.server.models")
 
 MAX_BATCH = 128
 LEGACY_MODEL_TYPE_ID = "embedding-classifier"
@@ -250,23 +256,37 @@ def _missing_version(record: ModelRecord, version_id: str) -> ApiError:
 
 
 def model_concepts(
-    connection: sqlite3.Connection, record: ModelRecord, server: object = None
+    connection: sqlite3.Connection, record: ModelRecord, server: ServerApp | None = None
 ) -> list[dict[str, Any]]:
     """The concepts of a model as wire JSON, sorted by id.
 
-    A public model's concepts come from the model zoo when the server has one
-    (``server.model_zoo.concepts(model_id) -> [(id, name), ...] | None``); else there are none.
+    A public model's concepts are those of the runnable model the server's zoo holds for its id
+    (:mod:`clarimap.server.modelzoo`); a public model the zoo lacks lists none.
     """
     if record.public is not None:
-        zoo = getattr(server, "model_zoo", None)
-        listed = zoo.concepts(record.id) if zoo is not None and hasattr(zoo, "concepts") else None
         return [
-            {"id": cid, "name": name, "value": 1.0, "created_at": PUBLIC_CREATED_AT,
-             "language": "en", "app_id": PUBLIC_APP_ID}
-            for cid, name in sorted(listed or [])
+            {"id": concept["id"], "name": concept.get("name") or concept["id"], "value": 1.0,
+             "created_at": PUBLIC_CREATED_AT, "language": "en", "app_id": PUBLIC_APP_ID}
+            for concept in sorted(_zoo_concepts(server, record.id), key=lambda c: c["id"])
         ]
     assert record.app_pk is not None
     return concepts_by_id(connection, record.app_pk, record.app.app_id, record.concept_ids)
+
+
+def _zoo_concepts(server: ServerApp | None, model_id: str) -> list[dict[str, str]]:
+    if server is None:
+        return []
+    from clarimap.server.modelzoo import zoo_for  # the zoo imports the imaging stack
+
+    zoo = zoo_for(server)
+    if model_id not in zoo:
+        return []
+    try:
+        runnable = zoo.get(model_id)
+    except Exception:  # a model whose weights fail to load lists no concepts; predict says why
+        log.warning("model %s of the zoo failed to load", model_id, exc_info=True)
+        return []
+    return list(runnable.concepts) if runnable is not None else []
 
 
 def model_json(
