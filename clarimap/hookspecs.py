@@ -81,7 +81,8 @@ def clarimap_register_models(register: ModelRegistrar) -> None:
     """Add models to the local server through the ``register`` callback it hands you.
 
     Receives ``register``; call it once for each model: ``register(model_id, model)``, where
-    ``model`` is what the local server's models module expects (see its documentation).
+    ``model`` is a runnable model object or a factory (a class, or any callable without
+    arguments) that builds one on first use (see :mod:`clarimap.server.modelzoo`).
     Returns nothing.
 
     Called once by the local server when it is created, for every plugin (not

@@ -7,7 +7,8 @@ Registered by :mod:`clarimap._builtin_plugins`; asked through ``clarimap_model_c
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, MutableMapping
+import time
+from collections.abc import Callable, Iterator, MutableMapping
 
 import cachetools
 
@@ -20,8 +21,13 @@ DEFAULT_TTL_SECONDS = 600.0
 class LockedTTLCache(MutableMapping[str, str]):
     """A ``cachetools.TTLCache`` behind a lock, so sessions in several threads can share it."""
 
-    def __init__(self, maxsize: int = DEFAULT_MAXSIZE, ttl: float = DEFAULT_TTL_SECONDS) -> None:
-        self._cache: cachetools.TTLCache[str, str] = cachetools.TTLCache(maxsize, ttl)
+    def __init__(
+        self,
+        maxsize: int = DEFAULT_MAXSIZE,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cache: cachetools.TTLCache[str, str] = cachetools.TTLCache(maxsize, ttl, timer)
         self._lock = threading.Lock()
 
     def __getitem__(self, name: str) -> str:
