@@ -1,16 +1,196 @@
-"""Processing of new inputs after upload: download or decode, check the image, then index.
+"""Processing of new inputs after upload: download or decode, check the media, then index.
 
-Called by the inputs handlers (``processor.submit(seqs)``) after a create commits; runs in a
-background thread, or inline when the server was made with ``background=False``.
+Called by the inputs handlers (:mod:`clarimap.server.api_inputs`: ``processor.submit(seqs)``
+after a create commits) and by :class:`clarimap.server.app.ServerApp` (``processor.stop()``).
+Work runs in one background thread, or inline in the caller when the server was made with
+``background=False`` (deterministic, for tests).
+
+The life of an input (wire reference, section 2, input codes):
+
+* created: ``30001`` pending (``31001`` for a video);
+* picked up for a download: ``30003`` in progress;
+* success: ``30000`` (``31000`` for a video) in the same transaction that stores the bytes, their
+  width/height/format, and runs every ``server.processing_steps`` callback
+  ``step(connection, seq, app_pk, image)`` with the decoded (cropped, RGB) PIL image;
+* failure: ``30002`` download failed (``31002`` for a video), ``30101`` bytes that are not an
+  image Pillow can decode, ``31101`` bytes that are not a known video container, ``99009`` a
+  processing step raised (logged with its traceback); ``status.details`` says what happened.
+
+Inputs left pending or in progress by a stopped or killed server are queued again by
+:meth:`InputProcessor.start`, which the first ``submit`` (or any inputs request) calls. Register
+processing steps before that, so that no input is processed without them.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import queue
+import threading
+import time
+import traceback
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from clarimap.server import status
 
 if TYPE_CHECKING:
     from clarimap.server.app import ServerApp
+
+log = logging.getLogger("clarimap.server.processing")
+
+PENDING_CODES = (
+    status.INPUT_DOWNLOAD_PENDING,
+    status.INPUT_DOWNLOAD_IN_PROGRESS,
+    status.INPUT_VIDEO_DOWNLOAD_PENDING,
+)
+SUCCESS_CODES = (status.INPUT_DOWNLOAD_SUCCESS, status.INPUT_VIDEO_DOWNLOAD_SUCCESS)
+
+_DOWNLOAD_CHUNK = 64 * 1024
+
+
+class ProcessingError(Exception):
+    """An input cannot be processed: its status ``code`` and ``details`` say why."""
+
+    def __init__(self, code: int, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+
+def pending_code(kind: str) -> int:
+    """The status of a new input of ``kind`` (``"image"`` or ``"video"``)."""
+    return status.INPUT_VIDEO_DOWNLOAD_PENDING if kind == "video" else status.INPUT_DOWNLOAD_PENDING
+
+
+# -- media checks (also used by the create handler for uploaded bytes) ------------------------
+
+
+def identify_image(data: bytes) -> str:
+    """The image format of ``data`` from its header (``"JPEG"``...); ``ProcessingError`` if none."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return str(image.format or "unknown")
+    except UnidentifiedImageError:
+        raise ProcessingError(
+            status.INPUT_UNSUPPORTED_FORMAT,
+            f"the {len(data)} bytes are not an image in a format the server can read "
+            "(JPEG, PNG, GIF, WebP, TIFF, BMP...)",
+        ) from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ProcessingError(
+            status.INPUT_UNSUPPORTED_FORMAT, f"the image header cannot be read: {error}"
+        ) from None
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """The fully decoded image in ``data`` (EXIF orientation applied); ``ProcessingError`` if not."""
+    identify_image(data)
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        oriented = ImageOps.exif_transpose(image)
+        if oriented is not None and oriented is not image:
+            oriented.format = image.format
+            return oriented
+        return image
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as error:
+        raise ProcessingError(
+            status.INPUT_UNSUPPORTED_FORMAT,
+            f"the {len(data)} bytes look like an image but cannot be decoded: {error}",
+        ) from None
+
+
+def video_container(data: bytes) -> str | None:
+    """The container format of a video from its magic bytes (``"mp4"``...), or ``None``."""
+    if len(data) >= 12 and data[4:8] == b"ftyp":
+        return "mov" if data[8:12] == b"qt  " else "mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in data[:64] else "mkv"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "avi"
+    return None
+
+
+def check_video(data: bytes) -> str:
+    """The container format of ``data``; ``ProcessingError`` 31101 when it is not a known one."""
+    container = video_container(data)
+    if container is None:
+        raise ProcessingError(
+            status.INPUT_VIDEO_UNSUPPORTED_FORMAT,
+            f"the {len(data)} bytes are not a video container the server knows "
+            "(MP4/MOV, WebM/Matroska, AVI)",
+        )
+    return container
+
+
+def download(url: str, *, timeout: float, max_bytes: int, failure_code: int) -> bytes:
+    """The bytes at ``url`` (http and https only, ``timeout`` seconds, at most ``max_bytes``)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        shown = f"scheme {scheme!r}" if scheme else "no scheme"
+        raise ProcessingError(
+            failure_code, f"only http and https URLs can be downloaded; {url!r} has {shown}"
+        )
+    deadline = time.monotonic() + timeout
+    try:
+        with requests.get(
+            url, timeout=timeout, stream=True, headers={"User-Agent": "clarimap-local-server"}
+        ) as response:
+            if response.status_code >= 400:
+                raise ProcessingError(
+                    failure_code,
+                    f"{response.status_code} {response.reason} downloading {url}",
+                )
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise ProcessingError(
+                    failure_code,
+                    f"{url} is {declared} bytes; the server downloads at most {max_bytes}",
+                )
+            chunks: list[bytes] = []
+            received = 0
+            for chunk in response.iter_content(_DOWNLOAD_CHUNK):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise ProcessingError(
+                        failure_code,
+                        f"{url} is more than {max_bytes} bytes, the most the server downloads",
+                    )
+                if time.monotonic() > deadline:
+                    raise ProcessingError(
+                        failure_code, f"downloading {url} took more than {timeout} seconds"
+                    )
+                chunks.append(chunk)
+    except requests.RequestException as error:
+        raise ProcessingError(failure_code, f"could not download {url}: {error}") from None
+    data = b"".join(chunks)
+    if not data:
+        raise ProcessingError(failure_code, f"{url} answered with no bytes")
+    return data
+
+
+def crop_box(crop: Any, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The pixel box of a wire ``crop`` (top, left, bottom, right fractions), or ``None``."""
+    if not isinstance(crop, list) or len(crop) != 4:
+        return None
+    top, left, bottom, right = (float(value) for value in crop)
+    if (top, left, bottom, right) == (0.0, 0.0, 1.0, 1.0) or (top, left, bottom, right) == (
+        0.0, 0.0, 0.0, 0.0,
+    ):
+        return None
+    box = (round(left * width), round(top * height), round(right * width), round(bottom * height))
+    if box[2] <= box[0] or box[3] <= box[1]:
+        return None
+    return box
+
+
+# -- the processor -----------------------------------------------------------------------------
 
 
 class InputProcessor:
@@ -19,10 +199,184 @@ class InputProcessor:
     def __init__(self, server: ServerApp, *, background: bool = True) -> None:
         self.server = server
         self.background = background
+        self._queue: queue.Queue[int | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self._stopped = False
+        self._start_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Queue inputs left pending by an earlier run and start the worker (once; idempotent)."""
+        if self._started:
+            return
+        with self._start_lock:
+            if self._started or self._stopped:
+                return
+            self._started = True
+            placeholders = ",".join("?" * len(PENDING_CODES))
+            with self.server.store.read() as connection:
+                leftover = [
+                    int(row[0])
+                    for row in connection.execute(
+                        f"SELECT seq FROM inputs WHERE status_code IN ({placeholders}) ORDER BY seq",
+                        PENDING_CODES,
+                    )
+                ]
+            if self.background:
+                self._thread = threading.Thread(
+                    target=self._work, name="clarimap-input-processing", daemon=True
+                )
+                self._thread.start()
+        if leftover:
+            log.info("resuming the processing of %d inputs", len(leftover))
+        self._enqueue(leftover)
 
     def submit(self, seqs: Iterable[int]) -> None:
-        """Queue the inputs with these ``inputs.seq`` values for processing."""
-        raise NotImplementedError
+        """Process the inputs with these ``inputs.seq`` values (queued, or now when inline)."""
+        self.start()
+        self._enqueue(seqs)
+
+    def _enqueue(self, seqs: Iterable[int]) -> None:
+        if self.background:
+            for seq in seqs:
+                self._queue.put(seq)
+        else:
+            for seq in seqs:
+                self.process(seq)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every queued input is processed; ``False`` if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._queue.all_tasks_done:
+            while self._queue.unfinished_tasks:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._queue.all_tasks_done.wait(remaining)
+        return True
 
     def stop(self) -> None:
         """Stop the worker thread (pending inputs stay pending and resume on restart)."""
+        with self._start_lock:
+            self._stopped = True
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=self.server.download_timeout + 5)
+            self._thread = None
+
+    def _work(self) -> None:
+        while True:
+            seq = self._queue.get()
+            try:
+                if seq is None or self._stopped:
+                    return
+                self.process(seq)
+            except Exception:
+                log.error("processing input seq %s failed\n%s", seq, traceback.format_exc())
+            finally:
+                self._queue.task_done()
+
+    # -- one input ----------------------------------------------------------------------------
+
+    def process(self, seq: int) -> None:
+        """Process input ``seq`` now if it is still pending (a no-op otherwise)."""
+        store = self.server.store
+        with store.read() as connection:
+            row = connection.execute(
+                "SELECT i.app, i.kind, i.url, i.media, i.status_code, b.bytes FROM inputs i "
+                "LEFT JOIN input_blobs b ON b.seq = i.seq WHERE i.seq = ?",
+                (seq,),
+            ).fetchone()
+        if row is None or row["status_code"] not in PENDING_CODES:
+            return
+        kind = str(row["kind"])
+        data: bytes | None = row["bytes"]
+        failure_code = (
+            status.INPUT_VIDEO_DOWNLOAD_FAILED if kind == "video" else status.INPUT_DOWNLOAD_FAILED
+        )
+        try:
+            if data is None:
+                url = str(row["url"] or "")
+                self._set_status(seq, status.INPUT_DOWNLOAD_IN_PROGRESS, "", only_pending=True)
+                data = download(
+                    url,
+                    timeout=self.server.download_timeout,
+                    max_bytes=self.server.max_download_bytes,
+                    failure_code=failure_code,
+                )
+            if kind == "video":
+                container = check_video(data)
+                self._finish(seq, int(row["app"]), data, None, container, None)
+                return
+            image = decode_image(data)
+            media = _json_object(row["media"])
+            width, height = image.size
+            prepared = image if image.mode == "RGB" else image.convert("RGB")
+            box = crop_box(media.get("crop"), width, height)
+            if box is not None:
+                prepared = prepared.crop(box)
+            self._finish(seq, int(row["app"]), data, (width, height), image.format or "", prepared)
+        except ProcessingError as error:
+            self._set_status(seq, error.code, error.details, only_pending=True)
+
+    def _finish(
+        self,
+        seq: int,
+        app_pk: int,
+        data: bytes,
+        size: tuple[int, int] | None,
+        media_format: str,
+        image: Image.Image | None,
+    ) -> None:
+        """Store the bytes, mark the input processed and run the steps, in one transaction."""
+        code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else (
+            status.INPUT_VIDEO_DOWNLOAD_SUCCESS
+        )
+        step_name = ""
+        try:
+            with self.server.store.transaction() as connection:
+                current = connection.execute(
+                    "SELECT status_code FROM inputs WHERE seq = ?", (seq,)
+                ).fetchone()
+                if current is None or current[0] not in PENDING_CODES:
+                    return  # deleted (or processed) meanwhile
+                width, height = size if size is not None else (None, None)
+                connection.execute(
+                    "INSERT OR REPLACE INTO input_blobs (seq, bytes, width, height, format) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (seq, data, width, height, media_format),
+                )
+                connection.execute(
+                    "UPDATE inputs SET status_code = ?, status_details = '' WHERE seq = ?",
+                    (code, seq),
+                )
+                if image is not None:
+                    for step in list(self.server.processing_steps):
+                        step_name = getattr(step, "__qualname__", repr(step))
+                        step(connection, seq, app_pk, image)
+        except Exception as error:
+            log.error("processing step %s failed on input seq %s\n%s", step_name, seq,
+                      traceback.format_exc())
+            self._set_status(
+                seq,
+                status.INTERNAL_UNCATEGORIZED,
+                f"processing step {step_name} failed: {type(error).__name__}: {error}",
+                only_pending=True,
+            )
+
+    def _set_status(self, seq: int, code: int, details: str, *, only_pending: bool) -> None:
+        placeholders = ",".join("?" * len(PENDING_CODES))
+        condition = f" AND status_code IN ({placeholders})" if only_pending else ""
+        with self.server.store.transaction() as connection:
+            connection.execute(
+                f"UPDATE inputs SET status_code = ?, status_details = ? WHERE seq = ?{condition}",
+                (code, details, seq, *(PENDING_CODES if only_pending else ())),
+            )
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
