@@ -412,6 +412,23 @@ WORKFLOW = Obj(
 )
 PAGINATION = Obj(page=INT, per_page=INT)
 
+# Inputs endpoints (clarimap.server.api_inputs). Input ids are plain strings here: their rules
+# (no "/", ASCII, 1-255 characters) are checked per item, so one bad id fails only its item.
+MAX_INPUTS_A_REQUEST = 128
+INPUT_TO_WRITE = INPUT.extend(id=STR)
+ADD_INPUTS_REQUEST = Obj(
+    user_app_id=USER_APP_ID, inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
+    inputs_add_job_id=STR,
+)
+PATCH_INPUTS_REQUEST = Obj(
+    user_app_id=USER_APP_ID, action=STR,
+    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
+)
+DELETE_INPUTS_REQUEST = Obj(
+    user_app_id=USER_APP_ID, ids=ListOf(STR, max_items=MAX_INPUTS_A_REQUEST), delete_all=BOOL,
+)
+DELETE_INPUT_REQUEST = Obj(user_app_id=USER_APP_ID, input_id=STR)
+
 
 def request(**fields: Shape) -> Obj:
     """A request body shape: its fields plus ``user_app_id``, which clients may leave in a body."""
