@@ -66,6 +66,15 @@ class ServerApp:
         # processed: ``step(connection, seq, app_pk, image)`` with a PIL image. The search
         # engine's embedding and the base model's predictions register here.
         self.processing_steps: list[Callable[..., None]] = []
+        # The app's base models, read by search (clarimap.server.search): the embedding whose
+        # vectors visual search compares (the built-in descriptor until a model plugin assigns
+        # its own), and the concept model whose stored predictions rank by predicted concept
+        # (None until a concept model is installed).
+        from clarimap.server import embedding
+
+        self.base_embedding: embedding.EmbeddingModel = embedding.BUILTIN
+        self.base_concept_model_id: str | None = None
+        self.processing_steps.append(embedding.processing_step(self))
         self.processor = InputProcessor(self, background=background)
 
     # -- WSGI ---------------------------------------------------------------------------------
@@ -245,6 +254,12 @@ def create_app(
     create call answers instead of in a worker thread (deterministic, for tests).
     """
     # Importing the handler modules registers their routes.
-    from clarimap.server import api_concepts, api_inputs, api_models, api_workflows  # noqa: F401
+    from clarimap.server import (  # noqa: F401
+        api_concepts,
+        api_inputs,
+        api_models,
+        api_search,
+        api_workflows,
+    )
 
     return ServerApp(Store.open(database), api_keys=api_keys, background=background, **options)
