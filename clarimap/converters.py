@@ -50,8 +50,8 @@ __all__ = [
     "converter",
     "format_timestamp",
     "parse_timestamp",
-    "structure",
     "struct_to_wire",
+    "structure",
     "unstructure",
 ]
 

@@ -161,8 +161,8 @@ PENDING_INPUT_CODES = frozenset({30001, 30003, 30201, 31001, 31003})
 class GeoPoint:
     """A point on Earth, in degrees."""
 
-    longitude: float = attrs.field(converter=_FLOAT)
-    latitude: float = attrs.field(converter=_FLOAT)
+    longitude: float = attrs.field(converter=_FLOAT)  # type: ignore[misc]
+    latitude: float = attrs.field(converter=_FLOAT)  # type: ignore[misc]
 
     def __attrs_post_init__(self) -> None:
         if not -180.0 <= self.longitude <= 180.0:
@@ -180,7 +180,7 @@ def _validate_unit(instance: object, attribute: attrs.Attribute[Any], value: obj
 class GeoLimit:
     """A radius around a :class:`GeoPoint` (for searches): ``GeoLimit(10, "kilometers")``."""
 
-    value: float = attrs.field(converter=_FLOAT)
+    value: float = attrs.field(converter=_FLOAT)  # type: ignore[misc]
     unit: GeoUnit = attrs.field(default="kilometers", validator=_validate_unit)
 
 
@@ -203,10 +203,10 @@ def _fraction(instance: object, attribute: attrs.Attribute[Any], value: float) -
 class BoundingBox:
     """A box as fractions of the image: rows of its height, columns of its width."""
 
-    top_row: float = attrs.field(converter=_FLOAT, validator=_fraction)
-    left_col: float = attrs.field(converter=_FLOAT, validator=_fraction)
-    bottom_row: float = attrs.field(converter=_FLOAT, validator=_fraction)
-    right_col: float = attrs.field(converter=_FLOAT, validator=_fraction)
+    top_row: float = attrs.field(converter=_FLOAT, validator=_fraction)  # type: ignore[misc]
+    left_col: float = attrs.field(converter=_FLOAT, validator=_fraction)  # type: ignore[misc]
+    bottom_row: float = attrs.field(converter=_FLOAT, validator=_fraction)  # type: ignore[misc]
+    right_col: float = attrs.field(converter=_FLOAT, validator=_fraction)  # type: ignore[misc]
 
 
 @attrs.frozen
@@ -214,7 +214,7 @@ class ConceptAnnotation:
     """A concept on an input or region with its value: 1 is positive, 0 negative (``not_concepts``)."""
 
     id: str = attrs.field(validator=_validate_id)
-    value: float = attrs.field(default=1.0, converter=_FLOAT)
+    value: float = attrs.field(default=1.0, converter=_FLOAT)  # type: ignore[misc]
     name: str | None = attrs.field(default=None, validator=_optional_text, eq=False)
 
     @property
@@ -512,13 +512,14 @@ _TRACKING = [attrs.setters.convert, attrs.setters.validate, _on_change]
 
 
 def _session_field() -> Any:
+    """The private ``_session`` field of mapped entities (not in init, repr or equality)."""
     return attrs.field(default=None, init=False, repr=False, eq=False, on_setattr=attrs.setters.NO_OP)
 
 
 # -- mapped entities ----------------------------------------------------------------------------
 
 
-@attrs.define(on_setattr=_TRACKING)
+@attrs.define(on_setattr=_TRACKING)  # type: ignore[arg-type]
 class Input:
     """An image or video in an app, with its concepts, metadata, geo point and regions.
 
@@ -530,13 +531,13 @@ class Input:
     image: Image | None = attrs.field(default=None, validator=_instance_of(Image, type(None)))
     video: Video | None = attrs.field(default=None, validator=_instance_of(Video, type(None)))
     concepts: list[ConceptAnnotation] = attrs.field(
-        factory=list, converter=_tracked_list(_annotation, "concepts")
+        factory=list, converter=_tracked_list(_annotation, "concepts")  # type: ignore[misc]
     )
     metadata: dict[str, Any] = attrs.field(
         factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
     )
     geo: GeoPoint | None = attrs.field(default=None, validator=_instance_of(GeoPoint, type(None)))
-    regions: list[Region] = attrs.field(factory=list, converter=_tracked_list(_region, "regions"))
+    regions: list[Region] = attrs.field(factory=list, converter=_tracked_list(_region, "regions"))  # type: ignore[misc]
     status: Status | None = attrs.field(default=None, eq=False)
     created_at: datetime.datetime | None = attrs.field(
         default=None, validator=_optional_datetime, eq=False
@@ -544,7 +545,7 @@ class Input:
     modified_at: datetime.datetime | None = attrs.field(
         default=None, validator=_optional_datetime, eq=False
     )
-    _session: Any = _session_field()
+    _session: Any = _session_field()  # noqa: RUF009
 
     def __attrs_post_init__(self) -> None:
         if self.image is not None and self.video is not None:
@@ -615,7 +616,7 @@ class Input:
         return [concept.id for concept in self.concepts if not concept.positive]
 
 
-@attrs.define(on_setattr=_TRACKING)
+@attrs.define(on_setattr=_TRACKING)  # type: ignore[arg-type]
 class Concept:
     """A concept of an app (or of a model's output). ``name`` defaults to the id on the server."""
 
@@ -627,7 +628,7 @@ class Concept:
     created_at: datetime.datetime | None = attrs.field(
         default=None, validator=_optional_datetime, eq=False
     )
-    _session: Any = _session_field()
+    _session: Any = _session_field()  # noqa: RUF009
 
 
 def _concept(item: object) -> Concept:
@@ -651,17 +652,17 @@ class ModelVersion:
     metrics: dict[str, Any] | None = None
 
 
-@attrs.define(on_setattr=_TRACKING)
+@attrs.define(on_setattr=_TRACKING)  # type: ignore[arg-type]
 class Model:
     """A model: its concepts and output settings, and the version the API reported with it."""
 
     id: str = attrs.field(factory=new_id, validator=_validate_id)
     name: str | None = attrs.field(default=None, validator=_optional_text)
-    concepts: list[Concept] = attrs.field(factory=list, converter=_tracked_list(_concept, "concepts"))
+    concepts: list[Concept] = attrs.field(factory=list, converter=_tracked_list(_concept, "concepts"))  # type: ignore[misc]
     concepts_mutually_exclusive: bool = attrs.field(default=False, validator=_instance_of(bool))
     closed_environment: bool = attrs.field(default=False, validator=_instance_of(bool))
     max_concepts: int = attrs.field(default=0, validator=_instance_of(int))
-    min_value: float = attrs.field(default=0.0, converter=_FLOAT)
+    min_value: float = attrs.field(default=0.0, converter=_FLOAT)  # type: ignore[misc]
     hyper_params: dict[str, Any] = attrs.field(
         factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
     )
@@ -674,7 +675,7 @@ class Model:
         default=None, validator=_optional_datetime, eq=False
     )
     model_version: ModelVersion | None = attrs.field(default=None, eq=False)
-    _session: Any = _session_field()
+    _session: Any = _session_field()  # noqa: RUF009
 
 
 @attrs.frozen

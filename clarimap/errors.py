@@ -11,6 +11,7 @@
      │         └── InvalidMediaError(MediaError)      content unusable (bad data: URI, empty)
      ├── SessionError(ClarimapError, RuntimeError)        an object used in a way its session forbids
      ├── TransportError(ClarimapError, ConnectionError)   no answer: refused, reset, timed out
+     ├── WaitTimeoutError(ClarimapError, TimeoutError)    a wait (for inputs, training) ran out
      ├── ApiError(ClarimapError)                          the API answered with an error status
      │    ├── InvalidArgument(ApiError, ValueError)      400: the request was refused as invalid
      │    ├── AuthError(ApiError, PermissionError)       401/403: unknown key, wrong app, no scope
@@ -56,6 +57,7 @@ __all__ = [
     "TransportError",
     "UnsupportedMediaSourceError",
     "ValidationError",
+    "WaitTimeoutError",
 ]
 
 
@@ -123,6 +125,10 @@ class TransportError(ClarimapError, ConnectionError):
         super().__init__(message)
         self.method = method
         self.path = path
+
+
+class WaitTimeoutError(ClarimapError, TimeoutError):
+    """Waiting for the server to finish something (processing inputs, training) took too long."""
 
 
 class ApiError(ClarimapError):

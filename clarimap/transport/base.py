@@ -126,7 +126,7 @@ def decode_response(response: Response, *, allow_partial: bool = False) -> dict[
     status = body.get("status") if isinstance(body, dict) else None
     if not isinstance(status, dict):
         if response.http_status < 300 and isinstance(body, dict):
-            return body
+            return dict(body)
         raise _error_class(response.http_status)(
             0,
             "the answer is not a Clarifai JSON envelope",
@@ -141,9 +141,9 @@ def decode_response(response: Response, *, allow_partial: bool = False) -> dict[
     except (TypeError, ValueError):
         code = 0
     if response.http_status < 300 and code not in PARTIAL_CODES:
-        return body
+        return dict(body)
     if allow_partial and code in PARTIAL_CODES and response.http_status < 500:
-        return body
+        return dict(body)
     cls = _error_class(response.http_status)
     extra: dict[str, Any] = {}
     if cls is RateLimited:
@@ -203,8 +203,8 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         backoff *= 0.5 + self.random() / 2
         if retry_after is not None:
-            return max(backoff, min(retry_after, self.max_retry_after))
-        return backoff
+            return float(max(backoff, min(retry_after, self.max_retry_after)))
+        return float(backoff)
 
 
 @attrs.define
