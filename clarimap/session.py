@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote
 
 import attrs
@@ -68,6 +68,9 @@ from clarimap.transport.base import (
     Transport,
     decode_response,
 )
+
+if TYPE_CHECKING:
+    from clarimap.query import Query
 
 __all__ = ["Session", "connect"]
 
@@ -366,6 +369,14 @@ class Session:
 
                 self._model_cache = TTLCache(maxsize=1024, ttl=600)
         return self._model_cache
+
+    def query(self, cls: type[E]) -> Query[E]:
+        """A lazy, immutable query over ``cls`` (Input, Concept, Model, Workflow): :mod:`clarimap.query`."""
+        from clarimap.query import QUERYABLE, Query, QueryError
+
+        if cls not in QUERYABLE:
+            raise QueryError(f"cannot query {getattr(cls, '__name__', cls)!r}; query Input, Concept, Model or Workflow")
+        return Query(cls, self)
 
     def refresh(self, entity: Any) -> None:
         """Reload an object from the server, dropping its unsent edits."""
