@@ -9,12 +9,17 @@ Figures, each for the in-process transport (``local://``, no socket) and for HTT
   size), of a page in the middle of the table, and of ``GET /v2/inputs/{id}`` for random ids,
   with ``--inputs`` inputs stored (100,000 by default).
 
-How: the in-process server seeds one database (``--inputs`` inputs, timing the first
-``--timed-inputs`` of them), waits for processing, measures its read latencies and closes; then
-``clarimap serve`` opens the same database, the read latencies are measured over HTTP, and
-``--timed-inputs`` more inputs are created over HTTP and timed. Both transports read the same
-data, and both clients are ``requests`` sessions, so the ratio is the cost of the socket and the
-HTTP server.
+How: the in-process server seeds one database with ``--inputs`` inputs, waits for processing,
+measures its read latencies and closes; ``clarimap serve`` opens the same database, the read
+latencies are measured over HTTP, then ``--timed-inputs`` more inputs are created over HTTP
+(timed); last, the in-process server reopens the database and creates as many (timed). Both
+transports read the same data and create on a store of the same size, and both clients are
+``requests`` sessions, so the ratio is the cost of the socket and the HTTP server. The figures
+are only as steady as the machine: the load average is printed with them.
+
+By default the model plugins are disabled (``CLARIMAP_DISABLE_PLUGINS=1``), so processing is
+decoding and checking each image: a CNN's predictions on 100,000 inputs would take hours on a
+small machine and say nothing about the server; ``--model-plugins`` keeps them.
 
 Run: ``python benchmarks/bench_server.py [--inputs 100000] [--requests 300]``. Not run by the
 tests (figures are not assertions).
@@ -194,12 +199,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="requests per latency figure (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=None,
                         help="data directory to use (default: a temporary one, removed after)")
+    parser.add_argument("--model-plugins", action="store_true",
+                        help="keep installed model plugins (their processing steps, e.g. the base "
+                             "model's predictions, then run on every input: much slower)")
     parser.add_argument("--processing-timeout", type=float, default=3600,
                         help="seconds to wait for the seeded inputs to be processed")
     args = parser.parse_args(argv)
     if args.inputs < BATCH_SIZE:
         parser.error(f"--inputs must be at least {BATCH_SIZE}")
     timed = min(args.timed_inputs, args.inputs)
+    if not args.model_plugins:
+        # both the in-process server and the `clarimap serve` subprocess read this
+        os.environ["CLARIMAP_DISABLE_PLUGINS"] = "1"
 
     from clarimap.server import create_app
     from clarimap.transport.wsgi import local_session
@@ -215,17 +226,14 @@ def main(argv: list[str] | None = None) -> int:
               f"{BATCH_SIZE}, {args.requests} requests per latency figure", flush=True)
         print(f"python {platform.python_version()} on {platform.machine()}, "
               f"{os.cpu_count()} CPUs; database {database}", flush=True)
+        print("processing: " + ("with the installed model plugins" if args.model_plugins else
+                                "decode and check only (model plugins disabled)"), flush=True)
 
-        # -- in process: seed (the first `timed` inputs timed), wait, read -------------------
+        # -- in process: seed, wait for processing, read ------------------------------------
         app = create_app(str(database))
         client = Client("local://bench", local_session("local://bench", app=app))
-        batches = input_batches("in", args.inputs, images)
-        timed_batches = timed // BATCH_SIZE or 1
-        timed_count = timed_batches * BATCH_SIZE
-        inprocess: dict[str, Any] = {}
-        inprocess["create"] = create_all(client, batches[:timed_batches], "in-process (timed)")
         started = time.perf_counter()
-        create_all(client, batches[timed_batches:], "seeding")
+        create_all(client, input_batches("in", args.inputs, images), "seeding")
         print(f"  seeded {args.inputs:,} inputs in {time.perf_counter() - started:,.0f} s; "
               "waiting for processing", file=sys.stderr, flush=True)
         started = time.perf_counter()
@@ -233,11 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  processing done in {time.perf_counter() - started:,.0f} s more: {counts}",
               file=sys.stderr, flush=True)
         ids = [f"in{number}" for number in range(args.inputs)]
+        inprocess: dict[str, Any] = {}
         inprocess["reads"] = read_latencies(client, ids, args.inputs, args.requests, seed=1)
         client.session.close()
         app.close()
 
-        # -- over HTTP: the same database, read, then create `timed` more --------------------
+        # -- over HTTP, the same database: read, then create `timed_count` more (timed) -------
+        timed_batches = timed // BATCH_SIZE or 1
+        timed_count = timed_batches * BATCH_SIZE
         server = ServeSubprocess(data)
         try:
             client = Client(server.url, requests.Session())
@@ -245,14 +256,24 @@ def main(argv: list[str] | None = None) -> int:
             http["reads"] = read_latencies(client, ids, args.inputs, args.requests, seed=1)
             http["create"] = create_all(client, input_batches("http", timed_count, images),
                                         "HTTP (timed)")
+            wait_for_processing(client, args.processing_timeout)
             client.session.close()
         finally:
             server.stop()
 
+        # -- in process again, on the same store: create `timed_count` more (timed) ---------
+        app = create_app(str(database))
+        client = Client("local://bench", local_session("local://bench", app=app))
+        inprocess["create"] = create_all(client, input_batches("again", timed_count, images),
+                                         "in-process (timed)")
+        client.session.close()
+        app.close()
+
         print()
         print(f"inputs processed before the reads: {counts.get('processed')}, "
               f"errors {counts.get('errors')}, still waiting {counts.get('to_process')}")
-        print(f"creation timed over {timed_count:,} inputs per transport")
+        print(f"creation timed over {timed_count:,} inputs per transport, with "
+              f"{args.inputs:,} stored; load average now {os.getloadavg()[0]:.2f}")
         for row in format_rows(inprocess, http):
             print(row)
     return 0
