@@ -69,30 +69,40 @@ class Client:
         self.headers = {"Authorization": "Key bench", "Content-Type": "application/json"}
 
     def get(self, path_and_query: str) -> dict[str, Any]:
-        response = self.session.get(f"{self.base_url}/v2/{path_and_query}", headers=self.headers,
-                                    timeout=120)
+        response = self.session.get(
+            f"{self.base_url}/v2/{path_and_query}", headers=self.headers, timeout=120
+        )
         if response.status_code != 200:
-            raise RuntimeError(f"GET {path_and_query}: HTTP {response.status_code} {response.text[:300]}")
+            raise RuntimeError(
+                f"GET {path_and_query}: HTTP {response.status_code} {response.text[:300]}"
+            )
         answer: dict[str, Any] = response.json()
         return answer
 
     def create(self, inputs: list[dict[str, Any]]) -> None:
         body = json.dumps({"inputs": inputs}).encode()
-        response = self.session.post(f"{self.base_url}/v2/inputs", data=body,
-                                     headers=self.headers, timeout=120)
+        response = self.session.post(
+            f"{self.base_url}/v2/inputs", data=body, headers=self.headers, timeout=120
+        )
         if response.status_code != 200:
-            raise RuntimeError(f"POST /v2/inputs: HTTP {response.status_code} {response.text[:300]}")
+            raise RuntimeError(
+                f"POST /v2/inputs: HTTP {response.status_code} {response.text[:300]}"
+            )
 
 
 def input_batches(prefix: str, count: int, images: list[str]) -> list[list[dict[str, Any]]]:
     """``count`` inputs with ids ``{prefix}{n}``, in batches of 128 (built before timing)."""
     items = [
-        {"id": f"{prefix}{number}",
-         "data": {"image": {"base64": images[number % len(images)]},
-                  "metadata": {"n": number, "group": number % 10}}}
+        {
+            "id": f"{prefix}{number}",
+            "data": {
+                "image": {"base64": images[number % len(images)]},
+                "metadata": {"n": number, "group": number % 10},
+            },
+        }
         for number in range(count)
     ]
-    return [items[start:start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)]
+    return [items[start : start + BATCH_SIZE] for start in range(0, len(items), BATCH_SIZE)]
 
 
 def create_all(client: Client, batches: list[list[dict[str, Any]]], label: str) -> float:
@@ -137,8 +147,9 @@ def latencies(call: Callable[[], object], requests_count: int) -> tuple[float, f
     return statistics.median(samples), p95
 
 
-def read_latencies(client: Client, ids: list[str], stored: int, requests_count: int,
-                   seed: int) -> dict[str, tuple[float, float]]:
+def read_latencies(
+    client: Client, ids: list[str], stored: int, requests_count: int, seed: int
+) -> dict[str, tuple[float, float]]:
     """The read figures for one transport."""
     chooser = random.Random(seed)
     middle_page = max(1, stored // BATCH_SIZE // 2)
@@ -149,7 +160,8 @@ def read_latencies(client: Client, ids: list[str], stored: int, requests_count: 
     return {
         "GET /v2/inputs": latencies(lambda: client.get("inputs"), requests_count),
         f"GET /v2/inputs?page={middle_page}&per_page={BATCH_SIZE}": latencies(
-            lambda: client.get(f"inputs?page={middle_page}&per_page={BATCH_SIZE}"), requests_count),
+            lambda: client.get(f"inputs?page={middle_page}&per_page={BATCH_SIZE}"), requests_count
+        ),
         "GET /v2/inputs/{id}": latencies(get_one, requests_count),
     }
 
@@ -160,7 +172,9 @@ class ServeSubprocess:
     def __init__(self, data: Path) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "clarimap", "serve", "--port", "0", "--data", str(data)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
         )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], 120)
@@ -177,33 +191,62 @@ class ServeSubprocess:
 def format_rows(inprocess: dict[str, Any], http: dict[str, Any]) -> list[str]:
     rows = [f"{'':<44} {'in-process':>12} {'HTTP':>12} {'in-process vs HTTP':>20}"]
     rate_in, rate_http = inprocess["create"], http["create"]
-    rows.append(f"{'create, batches of 128 (inputs/s)':<44} {rate_in:>12,.0f} {rate_http:>12,.0f} "
-                f"{rate_in / rate_http:>19.2f}x")
+    rows.append(
+        f"{'create, batches of 128 (inputs/s)':<44} {rate_in:>12,.0f} {rate_http:>12,.0f} "
+        f"{rate_in / rate_http:>19.2f}x"
+    )
     for name, (median_in, p95_in) in inprocess["reads"].items():
         median_http, p95_http = http["reads"][name]
-        rows.append(f"{name + ' median (ms)':<44} {median_in:>12.2f} {median_http:>12.2f} "
-                    f"{median_http / median_in:>12.2f}x faster")
-        rows.append(f"{name + ' p95 (ms)':<44} {p95_in:>12.2f} {p95_http:>12.2f} "
-                    f"{p95_http / p95_in:>12.2f}x faster")
+        rows.append(
+            f"{name + ' median (ms)':<44} {median_in:>12.2f} {median_http:>12.2f} "
+            f"{median_http / median_in:>12.2f}x faster"
+        )
+        rows.append(
+            f"{name + ' p95 (ms)':<44} {p95_in:>12.2f} {p95_http:>12.2f} "
+            f"{p95_http / p95_in:>12.2f}x faster"
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inputs", type=int, default=100_000,
-                        help="inputs stored while reads are measured (default: %(default)s)")
-    parser.add_argument("--timed-inputs", type=int, default=12_800,
-                        help="inputs created while creation is timed, per transport "
-                             "(default: %(default)s = 100 batches; at most --inputs)")
-    parser.add_argument("--requests", type=int, default=300,
-                        help="requests per latency figure (default: %(default)s)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="data directory to use (default: a temporary one, removed after)")
-    parser.add_argument("--model-plugins", action="store_true",
-                        help="keep installed model plugins (their processing steps, e.g. the base "
-                             "model's predictions, then run on every input: much slower)")
-    parser.add_argument("--processing-timeout", type=float, default=3600,
-                        help="seconds to wait for the seeded inputs to be processed")
+    parser.add_argument(
+        "--inputs",
+        type=int,
+        default=100_000,
+        help="inputs stored while reads are measured (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timed-inputs",
+        type=int,
+        default=12_800,
+        help="inputs created while creation is timed, per transport "
+        "(default: %(default)s = 100 batches; at most --inputs)",
+    )
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=300,
+        help="requests per latency figure (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data directory to use (default: a temporary one, removed after)",
+    )
+    parser.add_argument(
+        "--model-plugins",
+        action="store_true",
+        help="keep installed model plugins (their processing steps, e.g. the base "
+        "model's predictions, then run on every input: much slower)",
+    )
+    parser.add_argument(
+        "--processing-timeout",
+        type=float,
+        default=3600,
+        help="seconds to wait for the seeded inputs to be processed",
+    )
     args = parser.parse_args(argv)
     if args.inputs < BATCH_SIZE:
         parser.error(f"--inputs must be at least {BATCH_SIZE}")
@@ -222,24 +265,44 @@ def main(argv: list[str] | None = None) -> int:
         if database.exists():
             parser.error(f"{database} exists: give an empty --data directory")
         images = [tiny_png(shade) for shade in range(0, 256, 16)]
-        print(f"clarimap server benchmark: {args.inputs:,} inputs stored, batches of "
-              f"{BATCH_SIZE}, {args.requests} requests per latency figure", flush=True)
-        print(f"python {platform.python_version()} on {platform.machine()}, "
-              f"{os.cpu_count()} CPUs; database {database}", flush=True)
-        print("processing: " + ("with the installed model plugins" if args.model_plugins else
-                                "decode and check only (model plugins disabled)"), flush=True)
+        print(
+            f"clarimap server benchmark: {args.inputs:,} inputs stored, batches of "
+            f"{BATCH_SIZE}, {args.requests} requests per latency figure",
+            flush=True,
+        )
+        print(
+            f"python {platform.python_version()} on {platform.machine()}, "
+            f"{os.cpu_count()} CPUs; database {database}",
+            flush=True,
+        )
+        print(
+            "processing: "
+            + (
+                "with the installed model plugins"
+                if args.model_plugins
+                else "decode and check only (model plugins disabled)"
+            ),
+            flush=True,
+        )
 
         # -- in process: seed, wait for processing, read ------------------------------------
         app = create_app(str(database))
         client = Client("local://bench", local_session("local://bench", app=app))
         started = time.perf_counter()
         create_all(client, input_batches("in", args.inputs, images), "seeding")
-        print(f"  seeded {args.inputs:,} inputs in {time.perf_counter() - started:,.0f} s; "
-              "waiting for processing", file=sys.stderr, flush=True)
+        print(
+            f"  seeded {args.inputs:,} inputs in {time.perf_counter() - started:,.0f} s; "
+            "waiting for processing",
+            file=sys.stderr,
+            flush=True,
+        )
         started = time.perf_counter()
         counts = wait_for_processing(client, args.processing_timeout)
-        print(f"  processing done in {time.perf_counter() - started:,.0f} s more: {counts}",
-              file=sys.stderr, flush=True)
+        print(
+            f"  processing done in {time.perf_counter() - started:,.0f} s more: {counts}",
+            file=sys.stderr,
+            flush=True,
+        )
         ids = [f"in{number}" for number in range(args.inputs)]
         inprocess: dict[str, Any] = {}
         inprocess["reads"] = read_latencies(client, ids, args.inputs, args.requests, seed=1)
@@ -254,8 +317,9 @@ def main(argv: list[str] | None = None) -> int:
             client = Client(server.url, requests.Session())
             http: dict[str, Any] = {}
             http["reads"] = read_latencies(client, ids, args.inputs, args.requests, seed=1)
-            http["create"] = create_all(client, input_batches("http", timed_count, images),
-                                        "HTTP (timed)")
+            http["create"] = create_all(
+                client, input_batches("http", timed_count, images), "HTTP (timed)"
+            )
             wait_for_processing(client, args.processing_timeout)
             client.session.close()
         finally:
@@ -264,16 +328,21 @@ def main(argv: list[str] | None = None) -> int:
         # -- in process again, on the same store: create `timed_count` more (timed) ---------
         app = create_app(str(database))
         client = Client("local://bench", local_session("local://bench", app=app))
-        inprocess["create"] = create_all(client, input_batches("again", timed_count, images),
-                                         "in-process (timed)")
+        inprocess["create"] = create_all(
+            client, input_batches("again", timed_count, images), "in-process (timed)"
+        )
         client.session.close()
         app.close()
 
         print()
-        print(f"inputs processed before the reads: {counts.get('processed')}, "
-              f"errors {counts.get('errors')}, still waiting {counts.get('to_process')}")
-        print(f"creation timed over {timed_count:,} inputs per transport, with "
-              f"{args.inputs:,} stored; load average now {os.getloadavg()[0]:.2f}")
+        print(
+            f"inputs processed before the reads: {counts.get('processed')}, "
+            f"errors {counts.get('errors')}, still waiting {counts.get('to_process')}"
+        )
+        print(
+            f"creation timed over {timed_count:,} inputs per transport, with "
+            f"{args.inputs:,} stored; load average now {os.getloadavg()[0]:.2f}"
+        )
         for row in format_rows(inprocess, http):
             print(row)
     return 0

@@ -93,26 +93,43 @@ def add_serve_command(subparsers: Subparsers) -> None:
             "(Ctrl-C) and SIGTERM."
         ),
     )
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="the address to listen on (default: %(default)s, loopback only)")
-    parser.add_argument("--port", type=port_number, default=8080,
-                        help="the TCP port (default: %(default)s; 0 picks a free port)")
     parser.add_argument(
-        "--data", metavar="DIR", default=None,
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: %(default)s, loopback only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=8080,
+        help="the TCP port (default: %(default)s; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
         help=(
             f"the data directory; the database is DIR/{DATABASE_FILE_NAME}, created if missing. "
             "Default (or ':memory:'): an in-memory database, lost when the server stops"
         ),
     )
     parser.add_argument(
-        "--api-key", metavar="KEY", action="append", default=[], dest="api_keys",
+        "--api-key",
+        metavar="KEY",
+        action="append",
+        default=[],
+        dest="api_keys",
         help=(
             "accept only this key ('Authorization: Key KEY'); repeat for several keys. With none, "
             "any key is accepted"
         ),
     )
-    parser.add_argument("--threads", type=int, default=8,
-                        help="worker threads answering requests (default: %(default)s)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=8,
+        help="worker threads answering requests (default: %(default)s)",
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -153,8 +170,11 @@ def run_serve(args: argparse.Namespace) -> int:
             where = "in memory" if database == ":memory:" else database
             keys = f"{len(args.api_keys)} API key(s)" if args.api_keys else "any API key"
             try:
-                print(f"clarimap {__version__}: serving data {where}, accepting {keys}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"clarimap {__version__}: serving data {where}, accepting {keys}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 print(http_server.url, flush=True)
                 http_server.serve_forever()
             except _StopServing:  # the signal came outside waitress' loop

@@ -61,7 +61,10 @@ class DemoContext:
         print(text, file=self.out, flush=True)
 
     def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Send one API call; the JSON answer, or :class:`DemoStepFailed` on an error status."""
@@ -71,7 +74,9 @@ class DemoContext:
         if query:  # requests applies params= only to http URLs, so build the query here
             url = f"{url}?{urlencode(query)}"
         response = self.session.request(
-            method, url, data=json.dumps(body).encode() if body is not None else None,
+            method,
+            url,
+            data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"Key {DEMO_API_KEY}", "Content-Type": "application/json"},
             timeout=60,
         )
@@ -206,8 +211,10 @@ def patch_metadata(ctx: DemoContext) -> None:
         metadata = item.get("data", {}).get("metadata", {})
         if metadata.get("album") != "samples" or metadata.get("reviewed") is not True:
             raise DemoStepFailed(f"input {item.get('id')} came back with metadata {metadata}")
-    ctx.say(f"merged {{album: samples, reviewed: true}} into {len(patched)} photos "
-            "(PATCH /v2/inputs, action merge)")
+    ctx.say(
+        f"merged {{album: samples, reviewed: true}} into {len(patched)} photos "
+        "(PATCH /v2/inputs, action merge)"
+    )
 
 
 @demo_step("Delete one photo")
@@ -249,7 +256,9 @@ def list_all_inputs(ctx: DemoContext, per_page: int = 100) -> list[dict[str, Any
     inputs: list[dict[str, Any]] = []
     page = 1
     while True:
-        batch = ctx.call("GET", "inputs", query={"page": page, "per_page": per_page}).get("inputs", [])
+        batch = ctx.call("GET", "inputs", query={"page": page, "per_page": per_page}).get(
+            "inputs", []
+        )
         if not batch:
             return inputs
         inputs.extend(batch)
@@ -273,7 +282,9 @@ def print_inputs(ctx: DemoContext, inputs: list[dict[str, Any]]) -> None:
             for concept in data.get("concepts", [])
         )
         metadata = json.dumps(data.get("metadata", {}), sort_keys=True)
-        ctx.say(f"  {item['id']:<14} {describe_status(item.get('status')):<26} {concepts:<18} {metadata}")
+        ctx.say(
+            f"  {item['id']:<14} {describe_status(item.get('status')):<26} {concepts:<18} {metadata}"
+        )
     ctx.say(f"{len(inputs)} photos (GET /v2/inputs)")
 
 

@@ -88,7 +88,9 @@ def _is_usable(venv: Path) -> bool:
         return False
     check = subprocess.run(
         [str(_python_of(venv)), "-c", "import clarifai.rest, google.protobuf"],
-        capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     return check.returncode == 0
 
@@ -108,11 +110,16 @@ def _build_lock(venv: Path) -> Iterator[None]:
 def _run_build_step(command: list[str], what: str) -> None:
     try:
         done = subprocess.run(
-            command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS,
+            command,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_SECONDS,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise LegacyUnavailable(f"cannot build the clarifai==2.6.2 virtualenv: {what}: {error}") from None
+        raise LegacyUnavailable(
+            f"cannot build the clarifai==2.6.2 virtualenv: {what}: {error}"
+        ) from None
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
         raise LegacyUnavailable(
@@ -137,8 +144,15 @@ def legacy_python() -> Path:
             shutil.rmtree(venv, ignore_errors=True)
             _run_build_step([sys.executable, "-m", "venv", str(venv)], "python -m venv")
             _run_build_step(
-                [str(_python_of(venv)), "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", *LEGACY_REQUIREMENTS],
+                [
+                    str(_python_of(venv)),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    *LEGACY_REQUIREMENTS,
+                ],
                 f"pip install {' '.join(LEGACY_REQUIREMENTS)}",
             )
             (venv / MARKER_FILE).write_text(json.dumps(_expected_marker()))
@@ -157,7 +171,8 @@ def run_legacy_script(
     """Run ``script`` with the 2.6.2 client's Python; the JSON on its last stdout line."""
     python = legacy_python()
     child_env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("CLARIFAI_", "PYTHON", "VIRTUAL_ENV"))
     }
     child_env.update(env or {})
@@ -167,8 +182,13 @@ def run_legacy_script(
         script_path = Path(home) / "script.py"
         script_path.write_text(script)
         done = subprocess.run(
-            [str(python), str(script_path)], capture_output=True, text=True, timeout=timeout,
-            env=child_env, stdin=subprocess.DEVNULL, cwd=home,
+            [str(python), str(script_path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            cwd=home,
         )
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     if done.returncode != 0 or not lines:

@@ -37,8 +37,16 @@ class ServeProcess:
         port: int = 0,
         extra_args: Sequence[str] = (),
     ) -> None:
-        self.args = [sys.executable, "-m", "clarimap", "serve", "--host", "127.0.0.1",
-                     "--port", str(port)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "clarimap",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         if data is not None:
             self.args += ["--data", str(data)]
         for key in api_keys:
@@ -52,7 +60,10 @@ class ServeProcess:
         """Start the server and wait for the URL it prints; ``RuntimeError`` if it does not."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.process = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL,
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
             env=env,
         )
         assert self.process.stdout is not None
@@ -98,8 +109,12 @@ class ServeProcess:
     def __enter__(self) -> ServeProcess:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         try:
             self.stop()
         finally:

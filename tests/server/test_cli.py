@@ -27,14 +27,16 @@ def test_serve_prints_its_url_and_answers_with_the_configured_key(tmp_path: Path
         port = int(server.url.rsplit(":", 1)[1])
         assert port > 0
 
-        unknown = requests.get(f"{server.url}/v2/inputs", headers={"Authorization": "Key other"},
-                               timeout=30)
+        unknown = requests.get(
+            f"{server.url}/v2/inputs", headers={"Authorization": "Key other"}, timeout=30
+        )
         assert unknown.status_code == 401
         assert unknown.json()["status"]["code"] == 11009
 
         # the configured key passes auth: an unknown route then answers 404, not 401
-        known = requests.get(f"{server.url}/v2/no-such-route",
-                             headers={"Authorization": "Key cli-key"}, timeout=30)
+        known = requests.get(
+            f"{server.url}/v2/no-such-route", headers={"Authorization": "Key cli-key"}, timeout=30
+        )
         assert known.status_code == 404
         assert known.json()["status"]["code"] == 11101
         assert (tmp_path / "data" / cli.DATABASE_FILE_NAME).is_file()
@@ -121,7 +123,10 @@ def test_demo_runs_every_step_and_exits_zero() -> None:
     from clarimap import demo
 
     finished = subprocess.run(
-        [sys.executable, "-m", "clarimap", "demo"], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "clarimap", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
         stdin=subprocess.DEVNULL,
     )
     output = finished.stdout

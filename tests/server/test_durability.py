@@ -55,12 +55,18 @@ class BatchUploader(threading.Thread):
         try:
             while True:
                 ids = [f"b{batch_number}-{index}" for index in range(BATCH_SIZE)]
-                body = {"inputs": [
-                    {"id": input_id,
-                     "data": {"image": {"base64": self.images[index % len(self.images)]},
-                              "metadata": {"batch": batch_number, "index": index}}}
-                    for index, input_id in enumerate(ids)
-                ]}
+                body = {
+                    "inputs": [
+                        {
+                            "id": input_id,
+                            "data": {
+                                "image": {"base64": self.images[index % len(self.images)]},
+                                "metadata": {"batch": batch_number, "index": index},
+                            },
+                        }
+                        for index, input_id in enumerate(ids)
+                    ]
+                }
                 self.sent.extend(ids)
                 self.in_flight.set()
                 response = session.post(f"{self.url}/v2/inputs", json=body, timeout=60)
@@ -83,8 +89,9 @@ def list_input_ids(url: str) -> list[str]:
     ids: list[str] = []
     page = 1
     while True:
-        response = requests.get(f"{url}/v2/inputs", params={"page": page, "per_page": 1000},
-                                timeout=60)
+        response = requests.get(
+            f"{url}/v2/inputs", params={"page": page, "per_page": 1000}, timeout=60
+        )
         assert response.status_code == 200, response.text[:500]
         batch = response.json()["inputs"]
         if not batch:
@@ -96,7 +103,9 @@ def list_input_ids(url: str) -> list[str]:
 def wait_for_processing(url: str) -> dict[str, Any]:
     deadline = time.monotonic() + PROCESSING_TIMEOUT_SECONDS
     while True:
-        counts: dict[str, Any] = requests.get(f"{url}/v2/inputs/status", timeout=60).json()["counts"]
+        counts: dict[str, Any] = requests.get(f"{url}/v2/inputs/status", timeout=60).json()[
+            "counts"
+        ]
         if counts.get("to_process", 0) + counts.get("processing", 0) == 0:
             return counts
         if time.monotonic() > deadline:
@@ -154,14 +163,19 @@ def test_sigkill_during_batch_upload_keeps_every_acknowledged_input(tmp_path: Pa
             assert answer.status_code == 200
             batch, index = input_id[1:].split("-")
             assert answer.json()["input"]["data"]["metadata"] == {
-                "batch": float(batch), "index": float(index)}
+                "batch": float(batch),
+                "index": float(index),
+            }
         # processing interrupted by the kill resumes after the restart
         counts = wait_for_processing(restarted.url)
         assert counts["to_process"] == 0 and counts.get("processing", 0) == 0, counts
         assert counts["errors"] == 0, counts
         assert counts["processed"] == len(stored), counts
         # the restarted server works: it takes new inputs
-        created = requests.post(f"{restarted.url}/v2/inputs", json={"inputs": [
-            {"id": "after-restart", "data": {"image": {"base64": tiny_png(7)}}}]}, timeout=60)
+        created = requests.post(
+            f"{restarted.url}/v2/inputs",
+            json={"inputs": [{"id": "after-restart", "data": {"image": {"base64": tiny_png(7)}}}]},
+            timeout=60,
+        )
         assert created.status_code == 200, created.text[:500]
         assert restarted.stop() == 0

@@ -27,7 +27,7 @@ SAMPLES = Path(__file__).resolve().parent.parent.parent / "clarimap" / "demo_dat
 GENERAL_MODEL_ID = "aaa03c23b3724a16a56b629203edc62c"
 
 # Put before every script: the app, and helpers that turn results into JSON-able values.
-PRELUDE = r'''
+PRELUDE = r"""
 import json, os, sys, time
 from clarifai.errors import ApiError
 from clarifai.rest import ClarifaiApp
@@ -80,9 +80,11 @@ def wait_until_processed(timeout=60):
             return {"processed": counts.processed, "to_process": counts.to_process,
                     "errors": counts.errors}
         time.sleep(0.1)
-'''
+"""
 
-INPUTS_SCRIPT = PRELUDE + r'''
+INPUTS_SCRIPT = (
+    PRELUDE
+    + r"""
 cat = app.inputs.create_image_from_filename(
     sample("cat.jpg"), image_id="cat", concepts=["cat"], not_concepts=["dog"],
     metadata={"owner": "ana", "rating": 3})
@@ -117,9 +119,12 @@ out["get_deleted"] = error_of(lambda: app.inputs.get("coffee"))
 out["delete_all"] = app.inputs.delete_all().code
 out["ids_after_delete_all"] = [i.input_id for i in app.inputs.get_all()]
 print(json.dumps(out))
-'''
+"""
+)
 
-CONCEPTS_SCRIPT = PRELUDE + r'''
+CONCEPTS_SCRIPT = (
+    PRELUDE
+    + r"""
 out["created"] = concept(app.concepts.create("cat", "Cat"))
 out["created_default_name"] = concept(app.concepts.create("tree"))
 out["bulk"] = [concept(c) for c in app.concepts.bulk_create(["dog", "bird"], ["Dog", "Bird"])]
@@ -144,9 +149,12 @@ out["input_concepts_before"] = sorted(app.inputs.get("photo").concepts or [])
 app.inputs.delete_concepts("photo", ["tree"])
 out["input_concepts_after"] = sorted(app.inputs.get("photo").concepts or [])
 print(json.dumps(out))
-'''
+"""
+)
 
-MODELS_SCRIPT = PRELUDE + r'''
+MODELS_SCRIPT = (
+    PRELUDE
+    + r"""
 created = app.models.create("pets", "Pets", concepts=["cat", "dog"],
                             concepts_mutually_exclusive=True, closed_environment=False,
                             hyper_parameters={"learning_rate": 0.01})
@@ -181,9 +189,10 @@ out["delete_all"] = app.models.delete_all()["status"]["code"]
 out["private_after_all"] = sorted(m.model_id for m in app.models.get_all(private_only=True))
 out["public_after_all"] = len(list(app.models.get_all(public_only=True)))
 print(json.dumps(out))
-'''
+"""
+)
 
-BAD_KEY_SCRIPT = r'''
+BAD_KEY_SCRIPT = r"""
 import json, os
 from clarifai.errors import ApiError
 from clarifai.rest import ClarifaiApp
@@ -193,7 +202,7 @@ try:
 except ApiError as error:
     print(json.dumps({"raised": True, "http": error.response.status_code,
                       "code": error.error_code, "description": error.error_desc}))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -212,9 +221,14 @@ def server(legacy_ready: None, tmp_path: Path) -> Iterator[ServeProcess]:
 
 
 def run(script: str, server: ServeProcess) -> dict[str, Any]:
-    result: dict[str, Any] = run_legacy_script(script, env={
-        "CLARIMAP_URL": server.url, "CLARIMAP_KEY": API_KEY, "CLARIMAP_SAMPLES": str(SAMPLES),
-    })
+    result: dict[str, Any] = run_legacy_script(
+        script,
+        env={
+            "CLARIMAP_URL": server.url,
+            "CLARIMAP_KEY": API_KEY,
+            "CLARIMAP_SAMPLES": str(SAMPLES),
+        },
+    )
     return result
 
 
@@ -231,8 +245,13 @@ def test_inputs_create_list_get_update_delete(server: ServeProcess) -> None:
     assert out["bulk"][1]["metadata"] == {"legs": 4}
     assert out["counts"] == {"processed": 4, "to_process": 0, "errors": 0}
 
-    assert out["got"] == {"id": "cat", "concepts": ["cat"], "not_concepts": ["dog"],
-                          "metadata": {"owner": "ana", "rating": 3}, "status": 30000}
+    assert out["got"] == {
+        "id": "cat",
+        "concepts": ["cat"],
+        "not_concepts": ["dog"],
+        "metadata": {"owner": "ana", "rating": 3},
+        "status": 30000,
+    }
     assert sorted(out["all_ids"]) == ["cat", "coffee", "horse", "rocket"]
     assert out["all_statuses"] == [30000]
     pages = out["page1"] + out["page2"]
@@ -260,8 +279,12 @@ def test_inputs_create_list_get_update_delete(server: ServeProcess) -> None:
 def test_concepts_create_list_get_update_and_remove(server: ServeProcess) -> None:
     out = run(CONCEPTS_SCRIPT, server)
 
-    assert out["created"] == {"id": "cat", "name": "Cat", "app_id": "default",
-                              "has_created_at": True}
+    assert out["created"] == {
+        "id": "cat",
+        "name": "Cat",
+        "app_id": "default",
+        "has_created_at": True,
+    }
     assert out["created_default_name"]["name"] == "tree"
     assert [(c["id"], c["name"]) for c in out["bulk"]] == [("dog", "Dog"), ("bird", "Bird")]
     assert out["got"] == out["created"]
@@ -284,9 +307,14 @@ def test_models_create_list_get_update_delete(server: ServeProcess) -> None:
     out = run(MODELS_SCRIPT, server)
 
     assert out["created"] == {
-        "id": "pets", "name": "Pets", "app_id": "default", "concepts": ["cat", "dog"],
-        "mutually_exclusive": True, "closed_environment": False,
-        "hyper_parameters": {"learning_rate": 0.01}, "version_status": 21102,
+        "id": "pets",
+        "name": "Pets",
+        "app_id": "default",
+        "concepts": ["cat", "dog"],
+        "mutually_exclusive": True,
+        "closed_environment": False,
+        "hyper_parameters": {"learning_rate": 0.01},
+        "version_status": 21102,
     }
     assert out["created_plain"]["name"] == "plain"
     assert out["created_plain"]["concepts"] == []
