@@ -52,7 +52,9 @@ class ResolvedMedia:
     """
 
     url: str | None = attrs.field(default=None)
-    base64: bytes | None = attrs.field(default=None, repr=lambda b: "None" if b is None else f"<{len(b)} bytes>")
+    base64: bytes | None = attrs.field(
+        default=None, repr=lambda b: "None" if b is None else f"<{len(b)} bytes>"
+    )
     kind: MediaKind = attrs.field(default="image", validator=_check_kind)
 
     def __attrs_post_init__(self) -> None:
@@ -64,8 +66,19 @@ class ResolvedMedia:
             raise InvalidMediaError(f"base64 must be bytes, not {type(self.base64).__name__}")
 
 
-_IMAGE_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"hevm", b"hevs", b"mif1",
-                 b"msf1", b"avif", b"avis"}
+_IMAGE_BRANDS = {
+    b"heic",
+    b"heix",
+    b"hevc",
+    b"heim",
+    b"heis",
+    b"hevm",
+    b"hevs",
+    b"mif1",
+    b"msf1",
+    b"avif",
+    b"avis",
+}
 
 
 def _looks_like_video(content: bytes) -> bool:

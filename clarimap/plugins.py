@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "clarimap"
 DISABLE_ENV_VAR = "CLARIMAP_DISABLE_PLUGINS"
 
+
 @attrs.frozen
 class PluginInfo:
     """One loaded plugin, as ``clarimap plugins`` lists it."""
@@ -80,13 +81,11 @@ class ClarimapPluginManager(pluggy.PluginManager):
         distribution: str | None = None,
         version: str | None = None,
     ) -> None:
-        """Register ``plugin`` under ``name``; a plugin pluggy rejects raises :class:`PluginError`."""
+        """Register ``plugin`` as ``name``; one pluggy rejects raises :class:`PluginError`."""
         try:
             self.register(plugin, name=name)
         except pluggy.PluginValidationError as error:
-            raise PluginError(
-                f"plugin {name!r} is invalid: {error}", plugin=name
-            ) from error
+            raise PluginError(f"plugin {name!r} is invalid: {error}", plugin=name) from error
         except ValueError as error:  # pluggy: name or object already registered
             raise PluginError(f"cannot register plugin {name!r}: {error}", plugin=name) from error
         self._origins[name] = (origin, distribution, version)
@@ -102,7 +101,7 @@ class ClarimapPluginManager(pluggy.PluginManager):
         return [impl.plugin_name for impl in reversed(caller.get_hookimpls())]
 
     def call_first(self, hook_name: str, expected: type[Any], **kwargs: Any) -> Any:
-        """Call a ``firstresult`` hook: the first answer that is not ``None``, checked to be ``expected``."""
+        """Call a ``firstresult`` hook: the first answer not ``None``, of type ``expected``."""
         for name, result in self._results(hook_name, kwargs, stop_at_first=True):
             return self._checked(name, hook_name, result, expected)
         return None
@@ -186,8 +185,11 @@ class ClarimapPluginManager(pluggy.PluginManager):
 
 
 def _plugin_in_traceback(error: BaseException, impls: list[Any]) -> str:
-    codes = {impl.function.__code__: impl.plugin_name for impl in impls
-             if hasattr(impl.function, "__code__")}
+    codes = {
+        impl.function.__code__: impl.plugin_name
+        for impl in impls
+        if hasattr(impl.function, "__code__")
+    }
     traceback = error.__traceback__
     culprit = "unknown"
     while traceback is not None:
@@ -323,7 +325,9 @@ def transport_adapter(url: str) -> BaseAdapter | None:
     from requests.adapters import BaseAdapter
 
     manager = get_plugin_manager()
-    adapter: BaseAdapter | None = manager.call_first("clarimap_transport_adapter", BaseAdapter, url=url)
+    adapter: BaseAdapter | None = manager.call_first(
+        "clarimap_transport_adapter", BaseAdapter, url=url
+    )
     if adapter is None:
         scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         if scheme not in ("http", "https"):

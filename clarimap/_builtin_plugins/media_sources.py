@@ -35,7 +35,9 @@ class PathSource:
     """A ``str`` path (anything without a ``scheme://``) or an ``os.PathLike``: the file's bytes."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Read the file named by ``source``."""
         if isinstance(source, str):
             if _URL_SCHEME.match(source) or source[:5].lower() == "data:":
@@ -63,7 +65,9 @@ class URLSource:
     """An ``http://`` or ``https://`` URL, sent as the wire's ``url`` for the server to fetch."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Pass http(s) URLs through unchanged."""
         if not isinstance(source, str):
             return None
@@ -79,7 +83,9 @@ class BytesSource:
     """``bytes``, ``bytearray`` or ``memoryview``: the content itself."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Copy the bytes."""
         if not isinstance(source, (bytes, bytearray, memoryview)):
             return None
@@ -93,7 +99,9 @@ class FileObjectSource:
     """A binary file object (anything with ``read()`` returning bytes), read from where it is."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Read the rest of the file object."""
         read = getattr(source, "read", None)
         if read is None or isinstance(source, (str, bytes, bytearray, memoryview)):
@@ -128,7 +136,9 @@ class DataURISource:
     """An RFC 2397 ``data:`` URI, base64 (``;base64,``) or percent-encoded."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Decode the URI's payload."""
         if not isinstance(source, str) or source[:5].lower() != "data:":
             return None
@@ -139,7 +149,9 @@ class DataURISource:
         is_base64 = len(parameters) > 1 and parameters[-1].lower() == "base64"
         media_type = parameters[0].lower()
         if is_base64:
-            text = unquote_to_bytes(payload) if "%" in payload else payload.encode("ascii", "replace")
+            text = (
+                unquote_to_bytes(payload) if "%" in payload else payload.encode("ascii", "replace")
+            )
             text = b"".join(text.split())
             try:
                 content = base64.b64decode(text, validate=True)
@@ -173,7 +185,9 @@ class PILImageSource:
     """A ``PIL.Image.Image``: encoded losslessly (PNG, or TIFF for modes PNG cannot hold)."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Encode the image's pixels."""
         pil_image = sys.modules.get("PIL.Image")
         if pil_image is None or not isinstance(source, pil_image.Image):
@@ -185,7 +199,9 @@ class NumpyArraySource:
     """A ``numpy.ndarray`` of pixels (HxW, HxWx1, HxWx3 or HxWx4), encoded as PNG with Pillow."""
 
     @hookimpl
-    def clarimap_resolve_media(self, source: object, kind: MediaKind | None) -> ResolvedMedia | None:
+    def clarimap_resolve_media(
+        self, source: object, kind: MediaKind | None
+    ) -> ResolvedMedia | None:
         """Encode the array as a lossless image."""
         numpy = sys.modules.get("numpy")
         if numpy is None or not isinstance(source, numpy.ndarray):

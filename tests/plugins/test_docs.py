@@ -24,8 +24,11 @@ def documented_signature(hook_name: str) -> str:
 
 
 def test_hook_names_are_every_hookspec() -> None:
-    specs = {name for name, value in vars(hookspecs).items()
-             if callable(value) and hasattr(value, "clarimap_spec")}
+    specs = {
+        name
+        for name, value in vars(hookspecs).items()
+        if callable(value) and hasattr(value, "clarimap_spec")
+    }
     assert set(hookspecs.HOOK_NAMES) == specs
     assert all(name.startswith("clarimap_") for name in specs)
 
@@ -33,7 +36,9 @@ def test_hook_names_are_every_hookspec() -> None:
 @pytest.mark.parametrize("hook_name", hookspecs.HOOK_NAMES)
 def test_hook_is_documented_with_its_signature(hook_name: str) -> None:
     text = HOOKS_DOC.read_text(encoding="utf-8")
-    assert re.search(rf"^## `{hook_name}`", text, re.M), f"no '## `{hook_name}`' heading in {HOOKS_DOC}"
+    assert re.search(rf"^## `{hook_name}`", text, re.M), (
+        f"no '## `{hook_name}`' heading in {HOOKS_DOC}"
+    )
     signature = documented_signature(hook_name)
     assert signature in text, f"{HOOKS_DOC} lacks the signature {signature}"
 

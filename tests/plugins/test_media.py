@@ -55,8 +55,11 @@ def test_directory_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("url", "kind"),
-    [("https://example.com/dog.jpg", "image"), ("http://example.com/clip.mp4?x=1", "video"),
-     ("https://example.com/no-extension", "image")],
+    [
+        ("https://example.com/dog.jpg", "image"),
+        ("http://example.com/clip.mp4?x=1", "video"),
+        ("https://example.com/no-extension", "image"),
+    ],
 )
 def test_http_url_is_sent_as_url(url: str, kind: str) -> None:
     assert resolve_media(url) == ResolvedMedia(url=url, kind=kind)  # type: ignore[arg-type]
@@ -126,7 +129,7 @@ def test_data_uri_base64() -> None:
 
 def test_data_uri_base64_with_line_breaks_and_percent_escapes() -> None:
     encoded = base64.b64encode(bytes(range(256))).decode()
-    wrapped = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    wrapped = "\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76))
     assert resolve_media("data:;base64," + wrapped).base64 == bytes(range(256))
     escaped = encoded.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D")
     assert resolve_media("data:image/png;base64," + escaped).base64 == bytes(range(256))
@@ -142,8 +145,11 @@ def test_data_uri_media_type_gives_the_kind() -> None:
 
 @pytest.mark.parametrize(
     ("uri", "message"),
-    [("data:image/png;base64", "no ','"), ("data:image/png;base64,@@@@", "base64"),
-     ("data:image/png;base64,", "no data")],
+    [
+        ("data:image/png;base64", "no ','"),
+        ("data:image/png;base64,@@@@", "base64"),
+        ("data:image/png;base64,", "no data"),
+    ],
 )
 def test_malformed_data_uri(uri: str, message: str) -> None:
     with pytest.raises(InvalidMediaError, match=message):
@@ -223,7 +229,10 @@ def test_importing_clarimap_imports_neither_pil_nor_numpy() -> None:
         "print(sorted(m for m in ('PIL', 'numpy') if m in sys.modules))\n"
     )
     output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
         env={"CLARIMAP_DISABLE_PLUGINS": "1", "PATH": "/usr/bin:/bin"},
     ).stdout
     assert output.strip() == "[]"

@@ -30,7 +30,8 @@ HORSE = SAMPLES / "horse.png"
 def create_and_fetch(api: Api, input_id: str, resolved: ResolvedMedia) -> dict[str, Any]:
     """POST the resolved media as one input, then GET it back; the stored input's media object."""
     media: dict[str, Any] = (
-        {"url": resolved.url} if resolved.url is not None
+        {"url": resolved.url}
+        if resolved.url is not None
         else {"base64": base64.b64encode(resolved.base64 or b"").decode("ascii")}
     )
     code, body = api.post("inputs", {"inputs": [{"id": input_id, "data": {resolved.kind: media}}]})
@@ -69,10 +70,14 @@ def assert_bytes_round_trip(api: Api, input_id: str, source: object, expected: b
         ("bytearray", lambda path: bytearray(path.read_bytes())),
         ("memoryview", lambda path: memoryview(path.read_bytes())),
         ("bytesio", lambda path: io.BytesIO(path.read_bytes())),
-        ("data-uri", lambda path: "data:image/jpeg;base64,"
-         + base64.b64encode(path.read_bytes()).decode()),
-        ("data-uri-percent", lambda path: "data:image/jpeg,"
-         + "".join(f"%{byte:02X}" for byte in path.read_bytes())),
+        (
+            "data-uri",
+            lambda path: "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode(),
+        ),
+        (
+            "data-uri-percent",
+            lambda path: "data:image/jpeg," + "".join(f"%{byte:02X}" for byte in path.read_bytes()),
+        ),
     ],
 )
 def test_bytes_sources_round_trip(

@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS model_names (
     scope TEXT NOT NULL,
     name TEXT NOT NULL,
     model_id TEXT NOT NULL,
-    expires_at REAL NOT NULL,              -- seconds since the epoch, the same clock in every process
+    expires_at REAL NOT NULL,              -- seconds since the epoch: one clock for all processes
     PRIMARY KEY (scope, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS model_names_expiry ON model_names (expires_at);
@@ -92,9 +92,7 @@ class SQLiteModelCache(MutableMapping[str, str]):
         self._create()
 
     def _connect(self) -> sqlite3.Connection:
-        connection = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-        )
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         return connection
 
@@ -169,7 +167,7 @@ class SQLiteModelCache(MutableMapping[str, str]):
 
 @hookimpl
 def clarimap_model_cache(scope: str) -> MutableMapping[str, str] | None:
-    """The SQLite cache for ``scope``; ``None`` for ``local://`` servers (they keep the built-in)."""
+    """The SQLite cache for ``scope``; ``None`` for ``local://`` (they keep the built-in)."""
     if scope.startswith("local://"):
         return None
     return SQLiteModelCache(default_path(), scope, ttl=default_ttl())

@@ -35,8 +35,10 @@ def test_mapping_behaviour(cache_file: Path) -> None:
     cache["general"] = "aaa03c23b3724a16a56b629203edc62c"
     cache["color"] = "eeed0b6733a644cea07cf4c60f87ebb7"
     cache["general"] = "aaa03c23b3724a16a56b629203edc62d"
-    assert dict(cache) == {"color": "eeed0b6733a644cea07cf4c60f87ebb7",
-                           "general": "aaa03c23b3724a16a56b629203edc62d"}
+    assert dict(cache) == {
+        "color": "eeed0b6733a644cea07cf4c60f87ebb7",
+        "general": "aaa03c23b3724a16a56b629203edc62d",
+    }
     del cache["color"]
     assert list(cache) == ["general"]
     with pytest.raises(KeyError):
@@ -103,7 +105,9 @@ def test_two_processes_writing_at_once(cache_file: Path, tmp_path: Path) -> None
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(cache_file), SCOPE, name, str(count), str(go)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for name in ("first", "second")
     ]
@@ -121,8 +125,9 @@ def test_two_processes_writing_at_once(cache_file: Path, tmp_path: Path) -> None
                 assert key not in cache
             else:
                 assert cache[key] == f"{name}-{index}"
-    assert all(cache[f"shared-{index}"] in (f"first-{index}", f"second-{index}")
-               for index in range(count))
+    assert all(
+        cache[f"shared-{index}"] in (f"first-{index}", f"second-{index}") for index in range(count)
+    )
     assert len(cache) == count + 2 * (count - count // 10)
     with sqlite3.connect(cache_file) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -132,9 +137,13 @@ def test_two_processes_writing_at_once(cache_file: Path, tmp_path: Path) -> None
 def test_clarimap_discovers_the_plugin_through_its_entry_point(cache_file: Path) -> None:
     manager = plugins.get_plugin_manager()
     info = next((info for info in manager.plugin_infos() if info.name == "diskcache"), None)
-    assert info is not None, "clarimap-diskcache is not installed (pip install ./plugins/clarimap-diskcache)"
+    assert info is not None, (
+        "clarimap-diskcache is not installed (pip install ./plugins/clarimap-diskcache)"
+    )
     assert (info.origin, info.distribution, info.hooks) == (
-        "entry point", "clarimap-diskcache", ("clarimap_model_cache",)
+        "entry point",
+        "clarimap-diskcache",
+        ("clarimap_model_cache",),
     )
     cache = plugins.model_cache(SCOPE)
     assert isinstance(cache, SQLiteModelCache) and cache.path == cache_file
