@@ -42,9 +42,11 @@ def apply_patch(action: str, data: dict[str, Any], patch: dict[str, Any]) -> dic
 
 
 def merge_data(data: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with ``patch`` merged in (section 6, merge)."""
-    merged = _merge(data, patch, id_keyed=True)
-    assert isinstance(merged, dict)
+    """``data`` with ``patch`` merged in (section 6, merge); ``data: {}`` changes nothing."""
+    merged = copy.deepcopy(data)
+    for key, value in patch.items():
+        if value is not None:
+            merged[key] = _merge(merged.get(key), value, id_keyed=key != FREE_FORM_KEY)
     return merged
 
 

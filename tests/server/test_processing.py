@@ -1,0 +1,253 @@
+"""Processing of inputs after upload: downloads, decoding, statuses, steps, the worker, restarts.
+
+URLs are served by a tiny ``http.server`` bound to 127.0.0.1 on a free port (stopped after each
+test); an unreachable URL is a closed loopback port.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from clarimap.server import create_app
+from clarimap.server.processing import crop_box, video_container
+from clarimap.transport.wsgi import local_session
+from tests.conftest import SAMPLES, Api
+from tests.server.mediaserver import MediaServer, closed_port_url, media_server
+
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(100)
+
+
+def png_bytes(size: tuple[int, int] = (40, 20)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def served() -> Iterator[MediaServer]:
+    cat = (SAMPLES / "cat.jpg").read_bytes()
+    with media_server({
+        "/junk.jpg": b"this is not an image, whatever its name says",
+        "/truncated.jpg": cat[: len(cat) // 3],
+        "/clip.mp4": MP4,
+        "/notes.mp4": b"plain text pretending to be a video",
+        "/wide.png": png_bytes((40, 20)),
+    }) as server:
+        yield server
+
+
+def add(api: Api, url: str, kind: str = "image", **image: Any) -> tuple[int, dict[str, Any]]:
+    return api.post("inputs", {"inputs": [{"id": "in", "data": {kind: {"url": url, **image}}}]})
+
+
+def stored_blob(api: Api) -> sqlite3.Row | None:
+    with api.server.store.read() as connection:
+        row: sqlite3.Row | None = connection.execute(
+            "SELECT bytes, width, height, format FROM input_blobs"
+        ).fetchone()
+        return row
+
+
+def test_a_url_is_downloaded_and_its_bytes_kept(api: Api, served: MediaServer) -> None:
+    url = served.url("/horse.png")
+    code, body = add(api, url)
+    assert code == 200 and body["status"]["code"] == 10000
+    [item] = body["inputs"]
+    assert item["status"] == {"code": 30000, "description": "Download complete"}
+    assert item["data"]["image"]["url"] == url
+    assert "base64" not in item["data"]["image"]
+    with Image.open(SAMPLES / "horse.png") as horse:
+        size = horse.size
+    assert (item["data"]["image"]["image_info"]["width"], item["data"]["image"]["image_info"]["height"]) == size
+    blob = stored_blob(api)
+    assert blob is not None
+    assert blob["bytes"] == (SAMPLES / "horse.png").read_bytes()
+    assert (blob["width"], blob["height"], blob["format"]) == (*size, "PNG")
+    assert served.requests == ["/horse.png"]
+
+
+def test_a_missing_url_fails_with_30002_and_the_http_error(api: Api, served: MediaServer) -> None:
+    code, body = add(api, served.url("/nothing-here.jpg"))
+    assert code == 400 and body["status"]["code"] == 10020
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30002
+    assert status["description"] == "Download failed; check URL"
+    assert "404" in status["details"]
+    # The input stays, with its failure, as on the real service.
+    code, got = api.get("inputs/in")
+    assert code == 200 and got["input"]["status"] == status
+    assert stored_blob(api) is None
+
+
+def test_an_unreachable_url_fails_with_30002(api: Api) -> None:
+    url = closed_port_url()
+    code, body = add(api, url)
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30002
+    assert status["details"].startswith(f"could not download {url}")
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/cat.jpg", "file:///etc/passwd", "cat.jpg"])
+def test_only_http_and_https_urls_are_downloaded(api: Api, url: str) -> None:
+    code, body = add(api, url)
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30002
+    assert "only http and https URLs can be downloaded" in status["details"]
+
+
+def test_downloaded_bytes_that_are_not_an_image_fail_with_30101(api: Api, served: MediaServer) -> None:
+    code, body = add(api, served.url("/junk.jpg"))
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30101
+    assert status["description"] == "Input image format is not supported"
+    assert "not an image" in status["details"]
+
+
+def test_a_truncated_image_fails_with_30101(api: Api, served: MediaServer) -> None:
+    code, body = add(api, served.url("/truncated.jpg"))
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30101
+    assert "cannot be decoded" in status["details"]
+
+
+def test_the_download_size_cap(api: Api, served: MediaServer) -> None:
+    api.server.max_download_bytes = 1000
+    code, body = add(api, served.url("/cat.jpg"))
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 30002
+    assert "the server downloads at most 1000" in status["details"]
+
+
+def test_video_urls_are_checked_by_container(api: Api, served: MediaServer) -> None:
+    code, body = api.post("inputs", {"inputs": [
+        {"id": "clip", "data": {"video": {"url": served.url("/clip.mp4")}}},
+        {"id": "notes", "data": {"video": {"url": served.url("/notes.mp4")}}},
+        {"id": "gone", "data": {"video": {"url": served.url("/gone.mp4")}}},
+    ]})
+    assert code == 200 and body["status"]["code"] == 10010
+    assert [item["status"]["code"] for item in body["inputs"]] == [31000, 31101, 31002]
+    with api.server.store.read() as connection:
+        formats = connection.execute("SELECT format FROM input_blobs").fetchall()
+    assert [row[0] for row in formats] == ["mp4"]
+
+
+def test_processing_steps_run_in_the_transaction_with_the_cropped_image(api: Api, served: MediaServer) -> None:
+    calls: list[tuple[int, int, tuple[int, int], str]] = []
+
+    def record(connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image) -> None:
+        calls.append((seq, app_pk, image.size, image.mode))
+        connection.execute(
+            "INSERT INTO input_embeddings (seq, model_id, vector) VALUES (?, 'test', x'00')", (seq,)
+        )
+
+    api.server.processing_steps.append(record)
+    code, body = add(api, served.url("/wide.png"), crop=[0.0, 0.5, 1.0, 1.0])
+    assert code == 200 and body["inputs"][0]["status"]["code"] == 30000
+    with api.server.store.read() as connection:
+        seq, app_pk = connection.execute("SELECT seq, app FROM inputs").fetchone()
+        assert connection.execute("SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'").fetchone()[0] == 1
+    assert calls == [(seq, app_pk, (20, 20), "RGB")]
+    # The image_info keeps the size of the whole image.
+    assert body["inputs"][0]["data"]["image"]["image_info"]["width"] == 40
+
+
+def test_a_failing_step_fails_the_input_and_rolls_back(api: Api) -> None:
+    def broken(connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image) -> None:
+        connection.execute(
+            "INSERT INTO input_embeddings (seq, model_id, vector) VALUES (?, 'test', x'00')", (seq,)
+        )
+        raise RuntimeError("model weights missing")
+
+    api.server.processing_steps.append(broken)
+    code, body = api.post("inputs", {"inputs": [
+        {"id": "x", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+    ]})
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 99009
+    assert "broken" in status["details"] and "model weights missing" in status["details"]
+    with api.server.store.read() as connection:
+        assert connection.execute("SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'").fetchone()[0] == 0
+    code, counts = api.get("inputs/status")
+    assert counts["counts"]["errors"] == 1
+
+
+def test_the_background_worker_processes_after_answering(served: MediaServer) -> None:
+    server = create_app(":memory:", background=True)
+    session = local_session("local://:memory:", app=server)
+    try:
+        response = session.post("local://:memory:/v2/inputs", json={"inputs": [
+            {"id": "ok", "data": {"image": {"url": served.url("/cat.jpg")}}},
+            {"id": "bad", "data": {"image": {"url": closed_port_url()}}},
+            {"id": "bytes", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}},
+        ]})
+        body = response.json()
+        # Created: every item succeeded; the processing comes later.
+        assert response.status_code == 200 and body["status"]["code"] == 10000
+        assert all(item["status"]["code"] in (30001, 30003, 30000, 30002) for item in body["inputs"])
+        assert server.processor.wait_idle(timeout=60)
+        listed = session.get("local://:memory:/v2/inputs").json()["inputs"]
+        assert {item["id"]: item["status"]["code"] for item in listed} == {
+            "ok": 30000, "bad": 30002, "bytes": 30000,
+        }
+        counts = session.get("local://:memory:/v2/inputs/status").json()["counts"]
+        assert counts == {"processed": 2, "to_process": 0, "errors": 1, "processing": 0}
+    finally:
+        session.close()
+        server.close()
+
+
+@pytest.mark.parametrize("left_code", [30001, 30003])
+def test_inputs_left_pending_are_processed_after_a_restart(tmp_path: Path, left_code: int) -> None:
+    database = tmp_path / "inputs.db"
+    server = create_app(str(database), background=False)
+    session = local_session(f"local://{database}", app=server)
+    session.post(f"local://{database}/v2/inputs", json={"inputs": [
+        {"id": "a", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+    ]})
+    session.close()
+    with server.store.transaction() as connection:  # as if the server died mid-processing
+        connection.execute("UPDATE inputs SET status_code = ?", (left_code,))
+        connection.execute("UPDATE input_blobs SET width = NULL, height = NULL")
+    server.close()
+
+    restarted = create_app(str(database), background=True)
+    session = local_session(f"local://{database}", app=restarted)
+    try:
+        first = session.get(f"local://{database}/v2/inputs/status").json()["counts"]
+        assert first["processed"] + first["to_process"] + first["processing"] == 1
+        assert restarted.processor.wait_idle(timeout=60)
+        item = session.get(f"local://{database}/v2/inputs/a").json()["input"]
+        assert item["status"]["code"] == 30000
+        assert item["data"]["image"]["image_info"]["width"] == 40
+    finally:
+        session.close()
+        restarted.close()
+
+
+def test_video_containers_by_magic_bytes() -> None:
+    assert video_container(MP4) == "mp4"
+    assert video_container(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00") == "mov"
+    assert video_container(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm") == "webm"
+    assert video_container(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska") == "mkv"
+    assert video_container(b"RIFF\x00\x00\x00\x00AVI LIST") == "avi"
+    assert video_container(b"RIFF\x00\x00\x00\x00WAVEfmt ") is None
+    assert video_container(png_bytes()) is None
+
+
+def test_crop_boxes() -> None:
+    assert crop_box([0.0, 0.5, 1.0, 1.0], 40, 20) == (20, 0, 40, 20)
+    assert crop_box([0.25, 0.0, 0.75, 0.5], 100, 100) == (0, 25, 50, 75)
+    assert crop_box(None, 40, 20) is None
+    assert crop_box([0.0, 0.0, 1.0, 1.0], 40, 20) is None
