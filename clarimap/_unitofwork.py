@@ -26,6 +26,7 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import attrs
 
@@ -177,7 +178,13 @@ class UnitOfWork:
                     call.method, call.path, call.body(parts),
                     idempotent=call.idempotent, allow_partial=True,
                 )
-            except (InvalidArgument, NotFound) as error:
+            except NotFound as error:
+                if call.action == "delete":
+                    self._delete_one_by_one(session, call, parts)
+                else:
+                    self._fail_all(call, parts, _status_of(error))
+                continue
+            except InvalidArgument as error:
                 self._fail_all(call, parts, _status_of(error))
                 continue
             except Exception as error:
@@ -187,6 +194,22 @@ class UnitOfWork:
                     self.failed.update(id(part.entity) for part in later.parts)
                 raise
             self._record(session, call, parts, answer)
+
+    def _delete_one_by_one(self, session: Sender, call: PlannedCall, parts: Sequence[Part]) -> None:
+        """A batch delete refused because some ids are gone: delete the rest one at a time.
+
+        An object the server no longer has is deleted as far as the invariant goes.
+        """
+        for part in parts:
+            try:
+                session._send("DELETE", f"{call.path}/{quote(part.entity.id, safe='')}")
+            except NotFound:
+                pass
+            except ApiError as error:
+                self._fail_all(call, [part], _status_of(error))
+                continue
+            self.outcomes.append(ItemOutcome(part.entity, call.action, True, None))
+            session._on_deleted(part.entity)
 
     def _fail_all(self, call: PlannedCall, parts: Sequence[Part], status: Status | None) -> None:
         for part in parts:
@@ -340,10 +363,9 @@ def diff_input(old: JSON, new: JSON) -> dict[str, JSON]:
         merge["metadata"] = metadata_merge
 
     if not same(before.get("geo"), after.get("geo")):
-        if after.get("geo") is None:
-            remove["geo"] = True
-        else:
-            merge["geo"] = after["geo"]
+        # ``{}`` under merge replaces the old value: that clears geo (the request shapes take no
+        # ``"geo": true`` under remove).
+        merge["geo"] = after.get("geo") or {}
 
     if overwrite:
         data = {key: value for key, value in after.items() if key not in ("image", "video")}
@@ -484,8 +506,6 @@ def _applier(kind: type, action: str, item: JSON, current: JSON) -> Callable[[JS
                 data["metadata"] = _remove_tree(data.get("metadata") or {}, patch["metadata"])
                 if not data["metadata"]:
                     del data["metadata"]
-            if patch.get("geo") is True:
-                data.pop("geo", None)
         else:
             for field in ("concepts", "regions"):
                 if field in patch:

@@ -308,6 +308,36 @@ class Video:
         _one_source(self)
 
 
+_IMAGE_SIGNATURES: tuple[tuple[int, bytes], ...] = (
+    (0, b"\xff\xd8\xff"),  # JPEG
+    (0, b"\x89PNG\r\n\x1a\n"),
+    (0, b"GIF87a"),
+    (0, b"GIF89a"),
+    (0, b"BM"),
+    (0, b"II*\x00"),  # TIFF, little-endian
+    (0, b"MM\x00*"),  # TIFF, big-endian
+    (8, b"WEBP"),
+    (4, b"ftypheic"),
+    (4, b"ftypavif"),
+    (4, b"ftypmif1"),
+)
+
+
+def check_image_bytes(content: bytes, source: object = None) -> None:
+    """Raise :class:`InvalidMediaError` unless ``content`` starts like an image file."""
+    if any(content[offset : offset + len(sig)] == sig for offset, sig in _IMAGE_SIGNATURES):
+        return
+    from clarimap.errors import InvalidMediaError
+
+    shown = source if isinstance(source, str) or not isinstance(source, (bytes, bytearray)) else (
+        f"{len(source)} bytes"
+    )
+    raise InvalidMediaError(
+        f"{shown!s:.80} is not an image: its bytes start {content[:8]!r}, which is no JPEG, PNG, "
+        "GIF, BMP, TIFF, WEBP, HEIC or AVIF signature"
+    )
+
+
 # -- change tracking ----------------------------------------------------------------------------
 #
 # A mapped entity holds ``_session`` (its session, or None). Setting an attribute calls
@@ -574,6 +604,8 @@ class Input:
         from clarimap.media import resolve_media
 
         resolved = resolve_media(source, kind=kind)
+        if resolved.kind == "image" and resolved.base64 is not None:
+            check_image_bytes(resolved.base64, source)
         media: Image | Video
         if resolved.kind == "video":
             if crop is not None:

@@ -112,8 +112,8 @@ class Session:
         self._deleted: dict[Key, Any] = {}
         self._model_cache = model_cache
         self._flushing = False
-        #: The calls of the last flush, in order (what the demo prints).
-        self.last_flush_calls: list[_unitofwork.PlannedCall] = []
+        #: The calls the last flush planned, described (``"PATCH /v2/inputs (merge, 128 items)"``).
+        self.last_flush_calls: list[str] = []
 
     def __repr__(self) -> str:
         app = f" app={self.user_id}/{self.app_id}" if self.app_id else ""
@@ -355,7 +355,8 @@ class Session:
             ids = ", ".join(sorted({m["id"] for m in matches}))
             raise ValidationError(f"{len(matches)} models are named {name!r} ({ids}); get one by id")
         cache[name] = matches[0]["id"]
-        return self._load(Model, matches[0])
+        # Search answers leave a model's concepts out: read the full model by id.
+        return self.get(Model, matches[0]["id"])
 
     def _models_by_name(self) -> Any:
         if self._model_cache is None:
@@ -413,7 +414,7 @@ class Session:
         dirty = [(e, self._snapshot_of(e)) for e in self.dirty]
         work = _unitofwork.UnitOfWork(self._new.values(), dirty, self._deleted.values())
         calls = work.plan()
-        self.last_flush_calls = calls
+        self.last_flush_calls = [call.describe() for call in calls]
         self._flushing = True
         cause: BaseException | None = None
         try:
@@ -440,8 +441,11 @@ class Session:
                 first = failed[0]
                 message += (
                     f" (first: {first.action} {type(first.entity).__name__} "
-                    f"{first.entity.id!r}: {first.status.code} {first.status.description})"  # type: ignore[union-attr]
+                    f"{first.entity.id!r}: {first.status.code} {first.status.description}"  # type: ignore[union-attr]
                 )
+                if first.status.details:  # type: ignore[union-attr]
+                    message += f": {first.status.details}"  # type: ignore[union-attr]
+                message += ")"
             raise FlushError(message, work.outcomes) from cause
 
     def commit(self) -> None:
@@ -450,7 +454,7 @@ class Session:
 
     def rollback(self) -> None:
         """Restore edited objects to their snapshots, forget new ones, un-delete deleted ones."""
-        for entity in self.dirty:
+        for entity in self._identity.held():
             key = key_of(entity)
             self._assign_quietly(entity, structure(self._snapshot_of(entity), type(entity)))
             self._identity.release(key)
@@ -563,6 +567,7 @@ def connect(
     wrap_transport: Any = None,
     config_file: str | None = None,
     environ: Mapping[str, str] | None = None,
+    local_app: Any = None,
 ) -> Session:
     """A :class:`Session` for ``url``: ``local://PATH``, ``http(s)://...``, or the configured API.
 
@@ -571,7 +576,8 @@ def connect(
     environment, then ``~/.clarifai/config`` (:mod:`clarimap.config`); a PAT uses the
     ``/v2/users/{user_id}/apps/{app_id}`` routes. ``retry`` sets the backoff policy;
     ``wrap_transport(transport) -> transport`` may wrap the raw transport (tests inject faults
-    and count calls with it), below the retries.
+    and count calls with it), below the retries. ``local_app`` is the WSGI app a ``local://``
+    URL reaches (default: the process's shared server for that path).
     """
     from clarimap.transport.http import DEFAULT_TIMEOUT, HTTPTransport
 
@@ -581,7 +587,19 @@ def connect(
         settings = Settings(
             base_url=url.rstrip("/"), api_key=api_key, pat=pat, user_id=user_id, app_id=app_id
         )
-        http_session = local_session(url)
+        if local_app is not None:
+            http_session = local_session(url, app=local_app)
+        else:  # the clarimap_transport_adapter hook; the built-in serves the embedded server
+            import requests
+
+            from clarimap.plugins import transport_adapter
+
+            local_adapter = transport_adapter(url)
+            http_session = (
+                local_session(url) if local_adapter is None else requests.Session()
+            )
+            if local_adapter is not None:
+                http_session.mount("local://", local_adapter)
     else:
         settings = resolve_settings(
             url, api_key=api_key, pat=pat, user_id=user_id, app_id=app_id,
