@@ -172,7 +172,7 @@ def test_a_url_repeated_within_a_batch_fails_the_later_item(api: Api, photos: Me
     code, body = api.post("inputs", {"inputs": [
         {"data": {"image": {"url": url}}}, {"data": {"image": {"url": url}}},
     ]})
-    assert body["status"]["code"] == 10010
+    assert code == 200 and body["status"]["code"] == 10010
     assert [item["status"]["code"] for item in body["inputs"]] == [30000, 30100]
 
 
@@ -393,6 +393,7 @@ def test_patch_keeps_the_metadata_limit(api: Api) -> None:
 
 def ids_listed(api: Api) -> list[str]:
     code, body = api.get("inputs", "per_page=1000")
+    assert code == 200, body
     return [item["id"] for item in body["inputs"]]
 
 

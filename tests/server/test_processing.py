@@ -116,6 +116,7 @@ def test_downloaded_bytes_that_are_not_an_image_fail_with_30101(api: Api, served
 
 def test_a_truncated_image_fails_with_30101(api: Api, served: MediaServer) -> None:
     code, body = add(api, served.url("/truncated.jpg"))
+    assert code == 400
     status = body["inputs"][0]["status"]
     assert status["code"] == 30101
     assert "cannot be decoded" in status["details"]
@@ -124,6 +125,7 @@ def test_a_truncated_image_fails_with_30101(api: Api, served: MediaServer) -> No
 def test_the_download_size_cap(api: Api, served: MediaServer) -> None:
     api.server.max_download_bytes = 1000
     code, body = add(api, served.url("/cat.jpg"))
+    assert code == 400
     status = body["inputs"][0]["status"]
     assert status["code"] == 30002
     assert "the server downloads at most 1000" in status["details"]
