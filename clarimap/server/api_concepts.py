@@ -50,9 +50,7 @@ def check_id(value: Any, where: str, code: int) -> str:
     if "/" in value:
         raise ApiError(code, f"{where}: an id cannot contain '/', got {value!r}")
     if not value.isascii() or not value.isprintable():
-        raise ApiError(
-            code, f"{where}: an id holds printable ASCII characters only, got {value!r}"
-        )
+        raise ApiError(code, f"{where}: an id holds printable ASCII characters only, got {value!r}")
     return value
 
 
@@ -103,8 +101,9 @@ def ensure_concepts(
     )
 
 
-def concept_json(row: sqlite3.Row, app_id: str, *, name: str | None = None,
-                 language: str | None = None) -> dict[str, Any]:
+def concept_json(
+    row: sqlite3.Row, app_id: str, *, name: str | None = None, language: str | None = None
+) -> dict[str, Any]:
     """The wire JSON of a ``concepts`` row (``name``/``language`` override for a translation)."""
     return {
         "id": row["id"],
@@ -135,7 +134,16 @@ def concepts_by_id(
         if row is not None:
             result.append(concept_json(row, app_id))
         else:  # not expected: concepts are created with the models that use them
-            result.append({"id": cid, "name": cid, "value": 1.0, "app_id": app_id})
+            result.append(
+                {
+                    "id": cid,
+                    "name": cid,
+                    "value": 1.0,
+                    "created_at": now(),
+                    "language": DEFAULT_LANGUAGE,
+                    "app_id": app_id,
+                }
+            )
     return result
 
 
@@ -207,7 +215,7 @@ def create_concepts(ctx: RequestContext) -> dict[str, Any]:
     require_writable(ctx.app)
     concepts = body.get("concepts")
     if not concepts:
-        raise ApiError(_CODE, "concepts: send at least one concept, as {\"concepts\": [{\"id\": ...}]}")
+        raise ApiError(_CODE, 'concepts: send at least one concept, as {"concepts": [{"id": ...}]}')
     seen: set[str] = set()
     for index, concept in enumerate(concepts):
         cid = check_id(concept.get("id"), f"concepts[{index}].id", _CODE)
@@ -269,7 +277,7 @@ def patch_concepts(ctx: RequestContext) -> dict[str, Any]:
         )
     concepts = body.get("concepts")
     if not concepts:
-        raise ApiError(_CODE, "concepts: send the concepts to rename, as [{\"id\", \"name\"}]")
+        raise ApiError(_CODE, 'concepts: send the concepts to rename, as [{"id", "name"}]')
     for index, concept in enumerate(concepts):
         check_id(concept.get("id"), f"concepts[{index}].id", _CODE)
         name = concept.get("name")
@@ -353,7 +361,5 @@ def search_concepts(ctx: RequestContext) -> dict[str, Any]:
             else:
                 continue
             if matches(name):
-                found.append(
-                    concept_json(row, ctx.app.app_id, name=name, language=shown_language)
-                )
+                found.append(concept_json(row, ctx.app.app_id, name=name, language=shown_language))
     return {"concepts": page_slice(found, page, per_page)}

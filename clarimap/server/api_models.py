@@ -86,9 +86,24 @@ CONFIG_DEFAULTS: dict[str, Any] = {
 # fields of a Model a PATCH may change; the read-only ones below are accepted and ignored
 PATCHABLE_TEXT = ("name", "display_name", "description", "notes")
 READ_ONLY_FIELDS = frozenset(
-    {"created_at", "modified_at", "app_id", "user_id", "model_version", "visibility",
-     "toolkits", "use_cases", "languages", "input_info", "train_info", "import_info",
-     "default_eval_info", "workflow_recommended", "is_starred", "star_count"}
+    {
+        "created_at",
+        "modified_at",
+        "app_id",
+        "user_id",
+        "model_version",
+        "visibility",
+        "toolkits",
+        "use_cases",
+        "languages",
+        "input_info",
+        "train_info",
+        "import_info",
+        "default_eval_info",
+        "workflow_recommended",
+        "is_starred",
+        "star_count",
+    }
 )
 
 CREATE_MODEL = request(model=MODEL, models=ListOf(MODEL))
@@ -182,7 +197,9 @@ def _missing_model(model_id: str, app: AppRef) -> ApiError:
     )
 
 
-def require_model(ctx: RequestContext, connection: sqlite3.Connection, model_id: str) -> ModelRecord:
+def require_model(
+    ctx: RequestContext, connection: sqlite3.Connection, model_id: str
+) -> ModelRecord:
     """The model ``model_id`` reachable from the request's app; 404 + 21200 if there is none."""
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
     record = find_model(connection, app_pk, ctx.app, model_id)
@@ -265,8 +282,14 @@ def model_concepts(
     """
     if record.public is not None:
         return [
-            {"id": concept["id"], "name": concept.get("name") or concept["id"], "value": 1.0,
-             "created_at": PUBLIC_CREATED_AT, "language": "en", "app_id": PUBLIC_APP_ID}
+            {
+                "id": concept["id"],
+                "name": concept.get("name") or concept["id"],
+                "value": 1.0,
+                "created_at": PUBLIC_CREATED_AT,
+                "language": "en",
+                "app_id": PUBLIC_APP_ID,
+            }
             for concept in sorted(_zoo_concepts(server, record.id), key=lambda c: c["id"])
         ]
     assert record.app_pk is not None
@@ -487,13 +510,15 @@ def create_model(ctx: RequestContext) -> dict[str, Any]:
     where = "model"
     if model is None and body.get("models"):
         if len(body["models"]) != 1:
-            raise ApiError(_CODE, "models: create one model a request (send it as \"model\")")
+            raise ApiError(_CODE, 'models: create one model a request (send it as "model")')
         model, where = body["models"][0], "models[0]"
     if not model:
-        raise ApiError(_CODE, "model: send the model to create, as {\"model\": {\"id\": ...}}")
+        raise ApiError(_CODE, 'model: send the model to create, as {"model": {"id": ...}}')
     model_id = check_id(model.get("id"), f"{where}.id", _CODE)
     output_info = model.get("output_info") or {}
-    concepts = _concept_ids((output_info.get("data") or {}).get("concepts"), f"{where}.output_info.data.concepts")
+    concepts = _concept_ids(
+        (output_info.get("data") or {}).get("concepts"), f"{where}.output_info.data.concepts"
+    )
     config = _clean_config(output_info.get("output_config"), f"{where}.output_info.output_config")
     settings: dict[str, Any] = {
         "model_type_id": model.get("model_type_id") or LEGACY_MODEL_TYPE_ID,
@@ -517,8 +542,15 @@ def create_model(ctx: RequestContext) -> dict[str, Any]:
         connection.execute(
             "INSERT INTO models (app, id, name, body, concepts, created_at, modified_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (app_pk, model_id, name, json.dumps(settings), json.dumps(concept_ids),
-             created_at, created_at),
+            (
+                app_pk,
+                model_id,
+                name,
+                json.dumps(settings),
+                json.dumps(concept_ids),
+                created_at,
+                created_at,
+            ),
         )
         connection.execute(
             "INSERT INTO model_versions (app, model_id, id, seq, status_code, body, created_at) "
@@ -592,12 +624,10 @@ def patch_models(ctx: RequestContext) -> dict[str, Any]:
     require_writable(ctx.app, status.MODEL_PERMISSION_DENIED)
     action = body.get("action")
     if action not in ("merge", "remove", "overwrite"):
-        raise ApiError(
-            _CODE, f"action: expected 'merge', 'remove' or 'overwrite', got {action!r}"
-        )
+        raise ApiError(_CODE, f"action: expected 'merge', 'remove' or 'overwrite', got {action!r}")
     patches = body.get("models")
     if not patches:
-        raise ApiError(_CODE, "models: send the models to patch, as [{\"id\": ..., ...}]")
+        raise ApiError(_CODE, 'models: send the models to patch, as [{"id": ..., ...}]')
     seen: set[str] = set()
     for index, patch in enumerate(patches):
         model_id = check_id(patch.get("id"), f"models[{index}].id", _CODE)
@@ -611,9 +641,16 @@ def patch_models(ctx: RequestContext) -> dict[str, Any]:
         )
         patch["output_info"] = {
             **output_info,
-            **({"output_config": _clean_config(
-                output_info.get("output_config"), f"models[{index}].output_info.output_config"
-            )} if "output_config" in output_info else {}),
+            **(
+                {
+                    "output_config": _clean_config(
+                        output_info.get("output_config"),
+                        f"models[{index}].output_info.output_config",
+                    )
+                }
+                if "output_config" in output_info
+                else {}
+            ),
         }
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
     modified_at = now()
@@ -631,16 +668,23 @@ def patch_models(ctx: RequestContext) -> dict[str, Any]:
                 )
             state = {
                 "name": record.name,
-                **{key: record.body.get(key) for key in ("display_name", "description", "notes", "metadata")},
+                **{
+                    key: record.body.get(key)
+                    for key in ("display_name", "description", "notes", "metadata")
+                },
                 "concepts": list(record.concept_ids),
                 "output_config": dict(record.body.get("output_config") or {}),
             }
             new_state = patch_model_state(state, patch, action)
             data = (patch.get("output_info") or {}).get("data") or {}
             ensure_concepts(
-                connection, app_pk,
-                [(c["id"], c.get("name")) for c in data.get("concepts") or []
-                 if c["id"] in new_state["concepts"]],
+                connection,
+                app_pk,
+                [
+                    (c["id"], c.get("name"))
+                    for c in data.get("concepts") or []
+                    if c["id"] in new_state["concepts"]
+                ],
             )
             settings = dict(record.body)
             settings["output_config"] = new_state["output_config"]
@@ -652,13 +696,20 @@ def patch_models(ctx: RequestContext) -> dict[str, Any]:
             connection.execute(
                 "UPDATE models SET name = ?, body = ?, concepts = ?, modified_at = ? "
                 "WHERE app = ? AND id = ?",
-                (new_state["name"], json.dumps(settings), json.dumps(new_state["concepts"]),
-                 modified_at, app_pk, record.id),
+                (
+                    new_state["name"],
+                    json.dumps(settings),
+                    json.dumps(new_state["concepts"]),
+                    modified_at,
+                    app_pk,
+                    record.id,
+                ),
             )
             updated = require_model(ctx, connection, record.id)
             answers.append(
-                model_json(updated, find_version(connection, updated),
-                           model_concepts(connection, updated))
+                model_json(
+                    updated, find_version(connection, updated), model_concepts(connection, updated)
+                )
             )
     return {"models": answers}
 
@@ -674,7 +725,9 @@ def _delete_models(connection: sqlite3.Connection, app_pk: int, model_ids: Itera
 def _check_body_id(body: dict[str, Any], key: str, path_value: str) -> None:
     sent = body.get(key)
     if sent and sent != path_value:
-        raise ApiError(_CODE, f"{key}: {sent!r} in the body does not match {path_value!r} in the path")
+        raise ApiError(
+            _CODE, f"{key}: {sent!r} in the body does not match {path_value!r} in the path"
+        )
 
 
 @routes.delete("models/{model_id}")
@@ -699,13 +752,15 @@ def delete_models(ctx: RequestContext) -> dict[str, Any]:
     if delete_all and ids:
         raise ApiError(_CODE, "send either ids or delete_all, not both")
     if not delete_all and not ids:
-        raise ApiError(_CODE, "send the ids of the models to delete, or \"delete_all\": true")
+        raise ApiError(_CODE, 'send the ids of the models to delete, or "delete_all": true')
     require_writable(ctx.app, status.MODEL_PERMISSION_DENIED)
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
     with ctx.store.transaction() as connection:
         if delete_all:
-            ids = [row[0] for row in connection.execute(
-                "SELECT id FROM models WHERE app = ?", (app_pk,))]
+            ids = [
+                row[0]
+                for row in connection.execute("SELECT id FROM models WHERE app = ?", (app_pk,))
+            ]
         else:
             for index, model_id in enumerate(ids):
                 check_id(model_id, f"ids[{index}]", _CODE)

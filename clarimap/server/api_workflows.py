@@ -97,7 +97,8 @@ def _node(
         version = find_version(connection, record, version_id)
     except ApiError:
         raise ApiError(
-            _CODE, f"{where}.model.model_version.id: model {model_id!r} has no version {version_id!r}"
+            _CODE,
+            f"{where}.model.model_version.id: model {model_id!r} has no version {version_id!r}",
         ) from None
     stored: dict[str, Any] = {
         "id": node_id,
@@ -175,7 +176,7 @@ def create_workflows(ctx: RequestContext) -> dict[str, Any]:
     require_writable(ctx.app)
     workflows = body.get("workflows")
     if not workflows:
-        raise ApiError(_CODE, "workflows: send the workflows to create, as {\"workflows\": [...]}")
+        raise ApiError(_CODE, 'workflows: send the workflows to create, as {"workflows": [...]}')
     app_pk = _app_pk(ctx)
     created_at = now()
     seen: set[str] = set()
@@ -197,8 +198,13 @@ def create_workflows(ctx: RequestContext) -> dict[str, Any]:
             connection.execute(
                 "INSERT INTO workflows (app, id, body, created_at, modified_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (app_pk, workflow_id, json.dumps({"nodes": nodes, **_settings(workflow)}),
-                 created_at, created_at),
+                (
+                    app_pk,
+                    workflow_id,
+                    json.dumps({"nodes": nodes, **_settings(workflow)}),
+                    created_at,
+                    created_at,
+                ),
             )
         rows = [find_workflow(connection, app_pk, w["id"]) for w in workflows]
     return {"workflows": [workflow_json(row, ctx.app) for row in rows if row is not None]}
@@ -267,7 +273,7 @@ def patch_workflows(ctx: RequestContext) -> dict[str, Any]:
         raise ApiError(_CODE, f"action: expected 'merge', 'remove' or 'overwrite', got {action!r}")
     workflows = body.get("workflows")
     if not workflows:
-        raise ApiError(_CODE, "workflows: send the workflows to patch, as [{\"id\": ..., ...}]")
+        raise ApiError(_CODE, 'workflows: send the workflows to patch, as [{"id": ..., ...}]')
     app_pk = _app_pk(ctx)
     modified_at = now()
     with ctx.store.transaction() as connection:
@@ -332,7 +338,7 @@ def delete_workflows(ctx: RequestContext) -> dict[str, Any]:
     if delete_all and ids:
         raise ApiError(_CODE, "send either ids or delete_all, not both")
     if not delete_all and not ids:
-        raise ApiError(_CODE, "send the ids of the workflows to delete, or \"delete_all\": true")
+        raise ApiError(_CODE, 'send the ids of the workflows to delete, or "delete_all": true')
     require_writable(ctx.app)
     app_pk = _app_pk(ctx)
     with ctx.store.transaction() as connection:

@@ -153,7 +153,10 @@ def test_patch_unknown_concept_is_404_and_changes_nothing(api: Api) -> None:
     create(api, {"id": "dog"})
     code, body = api.patch(
         "concepts",
-        {"action": "overwrite", "concepts": [{"id": "dog", "name": "D"}, {"id": "no", "name": "N"}]},
+        {
+            "action": "overwrite",
+            "concepts": [{"id": "dog", "name": "D"}, {"id": "no", "name": "N"}],
+        },
     )
     assert code == 404
     assert "'no'" in body["status"]["details"]
@@ -182,8 +185,11 @@ def search(api: Api, query: dict[str, Any], pagination: dict[str, int] | None = 
 
 def test_search_by_name_with_wildcards_case_insensitive(api: Api) -> None:
     create(
-        api, {"id": "dog", "name": "Dog"}, {"id": "dogfood", "name": "dog food"},
-        {"id": "hotdog", "name": "hot dog"}, {"id": "cat", "name": "cat"},
+        api,
+        {"id": "dog", "name": "Dog"},
+        {"id": "dogfood", "name": "dog food"},
+        {"id": "hotdog", "name": "hot dog"},
+        {"id": "cat", "name": "cat"},
     )
     assert search(api, {"name": "dog*"}) == ["Dog", "dog food"]
     assert search(api, {"name": "*DOG"}) == ["Dog", "hot dog"]

@@ -39,10 +39,15 @@ def assert_model_shape(model: dict[str, Any]) -> None:
 def create_model(
     api: Api, model_id: str, concepts: Sequence[str] = (), **output_config: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": {"id": model_id, "output_info": {
-        "data": {"concepts": [{"id": c, "value": 1.0} for c in concepts]},
-        "output_config": output_config,
-    }}}
+    body: dict[str, Any] = {
+        "model": {
+            "id": model_id,
+            "output_info": {
+                "data": {"concepts": [{"id": c, "value": 1.0} for c in concepts]},
+                "output_config": output_config,
+            },
+        }
+    }
     code, answer = api.post("models", body)
     assert code == 200, answer
     return dict(answer["model"])
@@ -57,11 +62,20 @@ def concept_ids(model: dict[str, Any]) -> list[str]:
 
 
 def test_create_legacy_body_answers_an_untrained_model(api: Api) -> None:
-    body = {"model": {"id": "pets", "name": "Pets", "output_info": {
-        "data": {"concepts": [{"id": "dog", "value": 1.0}, {"id": "cat", "value": 1.0}]},
-        "output_config": {"concepts_mutually_exclusive": True, "closed_environment": True,
-                          "hyper_params": {"lr": 0.1, "layers": [1, 2]}},
-    }}}
+    body = {
+        "model": {
+            "id": "pets",
+            "name": "Pets",
+            "output_info": {
+                "data": {"concepts": [{"id": "dog", "value": 1.0}, {"id": "cat", "value": 1.0}]},
+                "output_config": {
+                    "concepts_mutually_exclusive": True,
+                    "closed_environment": True,
+                    "hyper_params": {"lr": 0.1, "layers": [1, 2]},
+                },
+            },
+        }
+    }
     code, answer = api.post("models", body)
     assert code == 200, answer
     assert answer["status"]["code"] == 10000
@@ -71,13 +85,20 @@ def test_create_legacy_body_answers_an_untrained_model(api: Api) -> None:
     assert model["name"] == "Pets"
     assert model["app_id"] == "default"
     assert model["model_type_id"] == "embedding-classifier"
-    assert (model["output_info"]["type"], model["output_info"]["type_ext"]) == ("concept", "concept")
+    assert (model["output_info"]["type"], model["output_info"]["type_ext"]) == (
+        "concept",
+        "concept",
+    )
     assert model["model_version"]["status"]["code"] == 21102
     assert len(model["model_version"]["id"]) == 32
     assert concept_ids(model) == ["cat", "dog"]
     config = model["output_info"]["output_config"]
-    assert config == {**CONFIG_DEFAULTS, "concepts_mutually_exclusive": True,
-                      "closed_environment": True, "hyper_params": {"lr": 0.1, "layers": [1, 2]}}
+    assert config == {
+        **CONFIG_DEFAULTS,
+        "concepts_mutually_exclusive": True,
+        "closed_environment": True,
+        "hyper_params": {"lr": 0.1, "layers": [1, 2]},
+    }
     # the model's concepts exist in the app now
     code, answer = api.get("concepts/cat")
     assert code == 200
@@ -111,14 +132,22 @@ def test_create_existing_or_public_id_is_400(api: Api) -> None:
         ({"model": {"id": "a/b"}}, "cannot contain '/'"),
         ({"model": {"id": "modèle"}}, "printable ASCII"),
         ({"model": {"id": "m", "colour": 1}}, "model.colour: unknown field"),
-        ({"model": {"id": "m", "output_info": {"output_config": {"closed_environment": "yes"}}}},
-         "closed_environment: expected a boolean"),
-        ({"model": {"id": "m", "output_info": {"output_config": {"min_value": 3}}}},
-         "min_value: must be between 0 and 1"),
-        ({"model": {"id": "m", "output_info": {"data": {"concepts": [{"name": "x"}]}}}},
-         "concepts[0].id: an id is required"),
-        ({"model": {"id": "m", "output_info": {"data": {"concepts": "cat"}}}},
-         "concepts: expected an array"),
+        (
+            {"model": {"id": "m", "output_info": {"output_config": {"closed_environment": "yes"}}}},
+            "closed_environment: expected a boolean",
+        ),
+        (
+            {"model": {"id": "m", "output_info": {"output_config": {"min_value": 3}}}},
+            "min_value: must be between 0 and 1",
+        ),
+        (
+            {"model": {"id": "m", "output_info": {"data": {"concepts": [{"name": "x"}]}}}},
+            "concepts[0].id: an id is required",
+        ),
+        (
+            {"model": {"id": "m", "output_info": {"data": {"concepts": "cat"}}}},
+            "concepts: expected an array",
+        ),
     ],
 )
 def test_create_bad_bodies_say_what_was_wrong(api: Api, body: dict[str, Any], says: str) -> None:
@@ -165,9 +194,15 @@ def test_list_holds_the_apps_models_then_the_public_ones_and_ends_empty(api: Api
     assert len({m["created_at"] for m in public}) == 1
     assert {m["model_version"]["status"]["code"] for m in public} == {21100}
     names = {(m["name"], m["output_info"]["type"]) for m in public}
-    for expected in [("general-v1.3", "concept"), ("color", "color"), ("face-v1.3", "facedetect"),
-                     ("nsfw-v1.0", "concept"), ("food-items-v1.0", "concept"),
-                     ("travel-v1.0", "concept"), ("general-embedding", "embed")]:
+    for expected in [
+        ("general-v1.3", "concept"),
+        ("color", "color"),
+        ("face-v1.3", "facedetect"),
+        ("nsfw-v1.0", "concept"),
+        ("food-items-v1.0", "concept"),
+        ("travel-v1.0", "concept"),
+        ("general-embedding", "embed"),
+    ]:
         assert expected in names
 
 
@@ -204,8 +239,12 @@ def test_get_unknown_model_is_404_21200(api: Api) -> None:
 
 
 def test_public_models_are_reachable_from_every_route_form(api: Api) -> None:
-    for path in (f"models/{GENERAL}", f"users/clarifai/apps/main/models/{GENERAL}",
-                 f"users/local/apps/default/models/{GENERAL}", f"users/me/apps/other/models/{GENERAL}"):
+    for path in (
+        f"models/{GENERAL}",
+        f"users/clarifai/apps/main/models/{GENERAL}",
+        f"users/local/apps/default/models/{GENERAL}",
+        f"users/me/apps/other/models/{GENERAL}",
+    ):
         code, answer = api.get(path)
         assert code == 200, (path, answer)
         assert answer["model"]["name"] == "general-v1.3"
@@ -252,11 +291,17 @@ def test_search_by_name_type_and_model_type_id(api: Api) -> None:
     create_model(api, "m1")
     api.post("models", {"model": {"id": "m2", "name": "General purpose"}})
     assert search(api, {"name": "general*"}) == [
-        "General purpose", "general-v1.3", "general-embedding"]
+        "General purpose",
+        "general-v1.3",
+        "general-embedding",
+    ]
     assert search(api, {"name": "general*", "type": "embed"}) == ["general-embedding"]
     assert search(api, {"name": "GENERAL-V1.3"}) == ["general-v1.3"]
     assert search(api, {"name": "m1", "model_type_id": "embedding-classifier"}) == ["m1"]
-    assert search(api, {"model_type_id": "visual-embedder"}) == ["face-embedding", "general-embedding"]
+    assert search(api, {"model_type_id": "visual-embedder"}) == [
+        "face-embedding",
+        "general-embedding",
+    ]
     assert search(api, {"name": "nothing*"}) == []
     assert search(api, {"type": "color"}) == ["color"]
 
@@ -290,8 +335,10 @@ def patch(api: Api, action: str, *models: dict[str, Any]) -> tuple[int, dict[str
 
 
 def concepts_patch(model_id: str, ids: list[str], value: float = 1.0) -> dict[str, Any]:
-    return {"id": model_id,
-            "output_info": {"data": {"concepts": [{"id": c, "value": value} for c in ids]}}}
+    return {
+        "id": model_id,
+        "output_info": {"data": {"concepts": [{"id": c, "value": value} for c in ids]}},
+    }
 
 
 def test_patch_examples_of_section_6(api: Api) -> None:
@@ -309,8 +356,19 @@ def test_patch_examples_of_section_6(api: Api) -> None:
     # 2.6.2 update(action='overwrite', concept_ids=[]) sends an empty data: clear the concepts
     code, answer = patch(api, "overwrite", {"id": "m", "output_info": {"data": {}}})
     assert "data" not in answer["models"][0]["output_info"]
-    code, answer = patch(api, "merge", {"id": "m", "output_info": {
-        "output_config": {"concepts_mutually_exclusive": True, "hyper_params": {"epochs": 3}}}})
+    code, answer = patch(
+        api,
+        "merge",
+        {
+            "id": "m",
+            "output_info": {
+                "output_config": {
+                    "concepts_mutually_exclusive": True,
+                    "hyper_params": {"epochs": 3},
+                }
+            },
+        },
+    )
     config = answer["models"][0]["output_info"]["output_config"]
     assert config["concepts_mutually_exclusive"] is True
     assert config["closed_environment"] is True
@@ -337,8 +395,11 @@ def test_remove_of_every_concept_leaves_no_data(api: Api) -> None:
         ({"action": "merge", "models": [{"id": "m"}, {"id": "m"}]}, 400, "appears twice"),
         ({"action": "merge", "models": [{"id": "m", "nme": "x"}]}, 400, "models[0].nme: unknown"),
         ({"action": "merge", "models": [{"id": "m", "name": 5}]}, 400, "expected a string"),
-        ({"action": "merge", "models": [{"id": "m", "model_type_id": "visual-detector"}]}, 400,
-         "type cannot be changed"),
+        (
+            {"action": "merge", "models": [{"id": "m", "model_type_id": "visual-detector"}]},
+            400,
+            "type cannot be changed",
+        ),
         ({"action": "merge", "models": [{"id": "m", "name": "x"}, {"id": "ghost"}]}, 404, "ghost"),
         ({"action": "merge", "models": [{"id": GENERAL, "name": "mine"}]}, 403, "public model"),
         ({"action": "merge", "models": [{"id": f"m{i}"} for i in range(129)]}, 400, "at most 128"),
@@ -359,8 +420,11 @@ def test_patch_errors_change_nothing(
 
 def reference_patch(state: dict[str, Any], item: dict[str, Any], action: str) -> dict[str, Any]:
     """Section 6 for models, written independently of the server's code."""
-    new = {"name": state["name"], "concepts": set(state["concepts"]),
-           "config": dict(state["config"])}
+    new = {
+        "name": state["name"],
+        "concepts": set(state["concepts"]),
+        "config": dict(state["config"]),
+    }
     if item.get("name"):
         new["name"] = item["name"]
     output_info = item.get("output_info", {})
@@ -385,8 +449,9 @@ CONFIG = st.fixed_dictionaries(
         "closed_environment": st.booleans(),
         "max_concepts": st.integers(0, 20),
         "min_value": st.sampled_from([0.0, 0.25, 0.5, 0.95]),
-        "hyper_params": st.dictionaries(st.sampled_from(["lr", "epochs"]), st.integers(0, 9),
-                                        max_size=2),
+        "hyper_params": st.dictionaries(
+            st.sampled_from(["lr", "epochs"]), st.integers(0, 9), max_size=2
+        ),
     },
 )
 OUTPUT_INFO = st.fixed_dictionaries(
@@ -394,8 +459,11 @@ OUTPUT_INFO = st.fixed_dictionaries(
     optional={
         "data": st.one_of(
             st.just({}),
-            st.builds(lambda ids, value: {"concepts": [{"id": c, "value": value} for c in ids]},
-                      st.lists(CONCEPT_IDS, max_size=4), st.sampled_from([0.0, 1.0])),
+            st.builds(
+                lambda ids, value: {"concepts": [{"id": c, "value": value} for c in ids]},
+                st.lists(CONCEPT_IDS, max_size=4),
+                st.sampled_from([0.0, 1.0]),
+            ),
         ),
         "output_config": CONFIG,
     },
@@ -410,8 +478,11 @@ model_counter = itertools.count()
 @given(
     initial_concepts=st.lists(CONCEPT_IDS, max_size=4, unique=True),
     initial_config=CONFIG,
-    patches=st.lists(st.tuples(st.sampled_from(["merge", "remove", "overwrite"]), PATCH_ITEM),
-                     min_size=1, max_size=3),
+    patches=st.lists(
+        st.tuples(st.sampled_from(["merge", "remove", "overwrite"]), PATCH_ITEM),
+        min_size=1,
+        max_size=3,
+    ),
 )
 def test_patch_equals_the_reference(
     api: Api,
@@ -421,8 +492,11 @@ def test_patch_equals_the_reference(
 ) -> None:
     model_id = f"prop{next(model_counter)}"
     create_model(api, model_id, initial_concepts, **initial_config)
-    expected = {"name": model_id, "concepts": set(initial_concepts),
-                "config": {**CONFIG_DEFAULTS, **initial_config}}
+    expected = {
+        "name": model_id,
+        "concepts": set(initial_concepts),
+        "config": {**CONFIG_DEFAULTS, **initial_config},
+    }
     for action, item in patches:
         code, answer = patch(api, action, {"id": model_id, **item})
         assert code == 200, answer
@@ -513,8 +587,15 @@ def add_version(api: Api, model_id: str, code: int = 21100) -> str:
         connection.execute(
             "INSERT INTO model_versions (app, model_id, id, seq, status_code, body, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (app_pk, model_id, version_id, seq + 1, code,
-             '{"active_concept_count": 1, "_private": 1}', now()),
+            (
+                app_pk,
+                model_id,
+                version_id,
+                seq + 1,
+                code,
+                '{"active_concept_count": 1, "_private": 1}',
+                now(),
+            ),
         )
     return version_id
 
@@ -527,7 +608,9 @@ def test_versions_list_get_and_delete(api: Api) -> None:
     assert [v["id"] for v in answer["model_versions"]] == [second]
     assert answer["model_versions"][0]["active_concept_count"] == 1
     assert "_private" not in answer["model_versions"][0]
-    assert [v["id"] for v in api.get("models/m/versions", "page=2&per_page=1")[1]["model_versions"]] == [first]
+    assert [
+        v["id"] for v in api.get("models/m/versions", "page=2&per_page=1")[1]["model_versions"]
+    ] == [first]
     assert api.get("models/m/versions", "page=3&per_page=1")[1]["model_versions"] == []
     # the model shows its newest version
     assert api.get("models/m")[1]["model"]["model_version"]["id"] == second

@@ -46,10 +46,16 @@ def node_ids(workflow: dict[str, Any]) -> list[str]:
 
 
 def test_create_pins_each_nodes_model_version(api: Api, custom_model: dict[str, Any]) -> None:
-    (made,) = create(api, {"id": "wf", "nodes": [
-        node("general", GENERAL),
-        node("pets", "pets", node_inputs=[{"node_id": "general"}]),
-    ]})
+    (made,) = create(
+        api,
+        {
+            "id": "wf",
+            "nodes": [
+                node("general", GENERAL),
+                node("pets", "pets", node_inputs=[{"node_id": "general"}]),
+            ],
+        },
+    )
     assert_workflow_shape(made)
     assert made["app_id"] == "default"
     general, pets = made["nodes"]
@@ -63,24 +69,54 @@ def test_create_pins_each_nodes_model_version(api: Api, custom_model: dict[str, 
 
 def test_create_with_an_explicit_version(api: Api, custom_model: dict[str, Any]) -> None:
     version_id = custom_model["model_version"]["id"]
-    (made,) = create(api, {"id": "wf", "nodes": [
-        {"id": "n", "model": {"id": "pets", "model_version": {"id": version_id}}}]})
+    (made,) = create(
+        api,
+        {
+            "id": "wf",
+            "nodes": [{"id": "n", "model": {"id": "pets", "model_version": {"id": version_id}}}],
+        },
+    )
     assert made["nodes"][0]["model"]["model_version"]["id"] == version_id
-    code, answer = api.post("workflows", {"workflows": [{"id": "wf2", "nodes": [
-        {"id": "n", "model": {"id": "pets", "model_version": {"id": "nope"}}}]}]})
+    code, answer = api.post(
+        "workflows",
+        {
+            "workflows": [
+                {
+                    "id": "wf2",
+                    "nodes": [
+                        {"id": "n", "model": {"id": "pets", "model_version": {"id": "nope"}}}
+                    ],
+                }
+            ]
+        },
+    )
     assert code == 400
     assert "no version 'nope'" in answer["status"]["details"]
 
 
 def test_create_duplicate_is_22100_and_all_or_nothing(api: Api) -> None:
     create(api, {"id": "wf", "nodes": [node("n", GENERAL)]})
-    code, answer = api.post("workflows", {"workflows": [
-        {"id": "new", "nodes": [node("n", GENERAL)]}, {"id": "wf", "nodes": [node("n", COLOR)]}]})
+    code, answer = api.post(
+        "workflows",
+        {
+            "workflows": [
+                {"id": "new", "nodes": [node("n", GENERAL)]},
+                {"id": "wf", "nodes": [node("n", COLOR)]},
+            ]
+        },
+    )
     assert code == 400
     assert answer["status"]["code"] == 22100
     assert api.get("workflows/new")[0] == 404
-    code, answer = api.post("workflows", {"workflows": [
-        {"id": "twin", "nodes": [node("n", GENERAL)]}, {"id": "twin", "nodes": [node("n", GENERAL)]}]})
+    code, answer = api.post(
+        "workflows",
+        {
+            "workflows": [
+                {"id": "twin", "nodes": [node("n", GENERAL)]},
+                {"id": "twin", "nodes": [node("n", GENERAL)]},
+            ]
+        },
+    )
     assert code == 400
     assert answer["status"]["code"] == 22100
 
@@ -93,13 +129,28 @@ def test_create_duplicate_is_22100_and_all_or_nothing(api: Api) -> None:
         ([{"nodes": [node("n", GENERAL)]}], "workflows[0].id: an id is required"),
         ([{"id": "w"}], "at least one node"),
         ([{"id": "w", "nodes": [node("n", "ghost")]}], "model 'ghost' does not exist"),
-        ([{"id": "w", "nodes": [{"id": "n", "model": {}}]}], "nodes[0].model.id: an id is required"),
+        (
+            [{"id": "w", "nodes": [{"id": "n", "model": {}}]}],
+            "nodes[0].model.id: an id is required",
+        ),
         ([{"id": "w", "nodes": [{"model": {"id": GENERAL}}]}], "nodes[0].id: an id is required"),
         ([{"id": "w", "nodes": [node("n", GENERAL), node("n", COLOR)]}], "appears twice"),
-        ([{"id": "w", "nodes": [node("n", GENERAL, node_inputs=[{"node_id": "x"}])]}],
-         "no node 'x'"),
-        ([{"id": "w", "nodes": [node("a", GENERAL, node_inputs=[{"node_id": "b"}]),
-                                node("b", COLOR, node_inputs=[{"node_id": "a"}])]}], "cycle"),
+        (
+            [{"id": "w", "nodes": [node("n", GENERAL, node_inputs=[{"node_id": "x"}])]}],
+            "no node 'x'",
+        ),
+        (
+            [
+                {
+                    "id": "w",
+                    "nodes": [
+                        node("a", GENERAL, node_inputs=[{"node_id": "b"}]),
+                        node("b", COLOR, node_inputs=[{"node_id": "a"}]),
+                    ],
+                }
+            ],
+            "cycle",
+        ),
         ([{"id": "w", "nodes": "general"}], "nodes: expected an array"),
         ([{"id": "w", "nodes": [node("n", GENERAL)], "colour": 1}], "workflows[0].colour: unknown"),
         ([{"id": "w/x", "nodes": [node("n", GENERAL)]}], "cannot contain '/'"),
@@ -119,9 +170,25 @@ def test_malformed_json_is_400(api: Api) -> None:
     assert answer["status"]["code"] == 11100
 
 
-def test_a_private_model_of_the_public_app_is_not_found(api: Api, custom_model: dict[str, Any]) -> None:
-    code, answer = api.post("workflows", {"workflows": [{"id": "w", "nodes": [
-        {"id": "n", "model": {"id": "pets", "user_id": "clarifai", "app_id": "main"}}]}]})
+def test_a_private_model_of_the_public_app_is_not_found(
+    api: Api, custom_model: dict[str, Any]
+) -> None:
+    code, answer = api.post(
+        "workflows",
+        {
+            "workflows": [
+                {
+                    "id": "w",
+                    "nodes": [
+                        {
+                            "id": "n",
+                            "model": {"id": "pets", "user_id": "clarifai", "app_id": "main"},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
     assert code == 400
     assert "'pets' does not exist" in answer["status"]["details"]
 
@@ -157,20 +224,37 @@ def test_public_workflows_is_an_honest_empty_list(api: Api) -> None:
 
 def test_patch_merge_remove_overwrite_nodes(api: Api, custom_model: dict[str, Any]) -> None:
     create(api, {"id": "wf", "nodes": [node("a", GENERAL)], "metadata": {"k": 1, "keep": 2}})
-    code, answer = api.patch("workflows", {"action": "merge", "workflows": [{
-        "id": "wf", "nodes": [node("b", COLOR), node("a", "pets")], "metadata": {"k": 5}}]})
+    code, answer = api.patch(
+        "workflows",
+        {
+            "action": "merge",
+            "workflows": [
+                {"id": "wf", "nodes": [node("b", COLOR), node("a", "pets")], "metadata": {"k": 5}}
+            ],
+        },
+    )
     assert code == 200, answer
     merged = answer["workflows"][0]
     assert node_ids(merged) == ["a", "b"]
     assert merged["nodes"][0]["model"]["id"] == "pets"  # node a updated in place
     assert merged["metadata"] == {"k": 5, "keep": 2}
-    code, answer = api.patch("workflows", {"action": "remove", "workflows": [{
-        "id": "wf", "nodes": [{"id": "a"}], "metadata": {"keep": True}}]})
+    code, answer = api.patch(
+        "workflows",
+        {
+            "action": "remove",
+            "workflows": [{"id": "wf", "nodes": [{"id": "a"}], "metadata": {"keep": True}}],
+        },
+    )
     assert code == 200, answer
     assert node_ids(answer["workflows"][0]) == ["b"]
     assert answer["workflows"][0]["metadata"] == {"k": 5}
-    code, answer = api.patch("workflows", {"action": "overwrite", "workflows": [{
-        "id": "wf", "nodes": [node("x", GENERAL), node("y", COLOR)]}]})
+    code, answer = api.patch(
+        "workflows",
+        {
+            "action": "overwrite",
+            "workflows": [{"id": "wf", "nodes": [node("x", GENERAL), node("y", COLOR)]}],
+        },
+    )
     assert node_ids(answer["workflows"][0]) == ["x", "y"]
     assert api.get("workflows/wf")[1]["workflow"] == answer["workflows"][0]
 
@@ -181,12 +265,26 @@ def test_patch_merge_remove_overwrite_nodes(api: Api, custom_model: dict[str, An
         ({"action": "merge"}, 400, "workflows: send"),
         ({"action": "append", "workflows": [{"id": "wf"}]}, 400, "action: expected"),
         ({"action": "merge", "workflows": [{"id": "ghost"}]}, 404, "ghost"),
-        ({"action": "merge", "workflows": [{"id": "wf", "nodes": [node("z", "ghost")]}]}, 400,
-         "'ghost' does not exist"),
-        ({"action": "remove", "workflows": [{"id": "wf", "nodes": [{"id": "a"}]}]}, 400,
-         "at least one node"),
-        ({"action": "merge", "workflows": [{"id": "wf", "nodes": [
-            node("z", GENERAL, node_inputs=[{"node_id": "q"}])]}]}, 400, "no node 'q'"),
+        (
+            {"action": "merge", "workflows": [{"id": "wf", "nodes": [node("z", "ghost")]}]},
+            400,
+            "'ghost' does not exist",
+        ),
+        (
+            {"action": "remove", "workflows": [{"id": "wf", "nodes": [{"id": "a"}]}]},
+            400,
+            "at least one node",
+        ),
+        (
+            {
+                "action": "merge",
+                "workflows": [
+                    {"id": "wf", "nodes": [node("z", GENERAL, node_inputs=[{"node_id": "q"}])]}
+                ],
+            },
+            400,
+            "no node 'q'",
+        ),
     ],
 )
 def test_patch_errors_change_nothing(
@@ -220,8 +318,11 @@ def test_delete_one_list_and_all(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("body", "says"),
-    [({}, "send the ids"), ({"ids": ["a"], "delete_all": True}, "not both"),
-     ({"ids": [1]}, "ids[0]: expected a string")],
+    [
+        ({}, "send the ids"),
+        ({"ids": ["a"], "delete_all": True}, "not both"),
+        ({"ids": [1]}, "ids[0]: expected a string"),
+    ],
 )
 def test_bulk_delete_bad_bodies(api: Api, body: dict[str, Any], says: str) -> None:
     code, answer = api.delete("workflows", body)
