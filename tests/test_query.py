@@ -20,7 +20,8 @@ f = fields(Input)
 
 
 @pytest.fixture
-def local() -> Iterator[ServerApp]:
+def local(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerApp]:
+    monkeypatch.setenv("CLARIMAP_DISABLE_PLUGINS", "1")  # built-in models: fast, deterministic
     app = create_app(":memory:", background=False)
     yield app
     app.close()

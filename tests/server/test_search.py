@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from clarimap.server import ServerApp
+from clarimap.server import ServerApp, create_app
 from clarimap.server.embedding import BUILTIN_MODEL_ID, describe
 from tests.conftest import SAMPLES, Api
 from tests.server.searchdata import png, seed_input
@@ -31,6 +32,16 @@ def legacy(api: Api, ands: list[Any], **extra: Any) -> Any:
 
 def ids(body: dict[str, Any]) -> list[str]:
     return [hit["input"]["id"] for hit in body["hits"]]
+
+
+@pytest.fixture
+def server_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerApp]:
+    """The local server with the built-in models only (the base embedding is the descriptor)."""
+    monkeypatch.setenv("CLARIMAP_DISABLE_PLUGINS", "1")
+    app = create_app(":memory:", background=False)
+    assert app.base_embedding.model_id == BUILTIN_MODEL_ID
+    yield app
+    app.close()
 
 
 @pytest.fixture
@@ -288,6 +299,7 @@ def test_visual_similarity_with_crop(api: Api, server_app: ServerApp) -> None:
 
 
 def test_rank_by_predicted_concepts_needs_a_concept_model(api: Api, pictures: ServerApp) -> None:
+    pictures.base_concept_model_id = None  # no concept model installed
     code, body = legacy(api, [{"output": {"data": {"concepts": [{"name": "cat", "value": 1.0}]}}}])
     assert code == 404 and body["status"]["code"] == 21200
     assert "concept model" in body["status"]["details"]
