@@ -216,9 +216,58 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# clarimap plugins
+
+
+def add_plugins_command(subparsers: Subparsers) -> None:
+    """``clarimap plugins``: the loaded plugins, with their distributions and versions."""
+    parser = subparsers.add_parser(
+        "plugins",
+        help="list the loaded plugins with their versions and hooks",
+        description=(
+            "List clarimap's plugins in registration order: the built-ins, then those found "
+            "through the 'clarimap' entry-point group (CLARIMAP_DISABLE_PLUGINS=1 skips those)."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run_plugins)
+
+
+def run_plugins(args: argparse.Namespace) -> int:
+    """Print :meth:`clarimap.plugins.ClarimapPluginManager.plugin_infos` as a table or JSON."""
+    from clarimap.plugins import PluginError, get_plugin_manager
+
+    try:
+        infos = get_plugin_manager().plugin_infos()
+    except PluginError as error:
+        raise CommandError(str(error)) from None
+    if args.json:
+        import json
+
+        rows = [
+            {"name": info.name, "origin": info.origin, "distribution": info.distribution,
+             "version": info.version, "hooks": list(info.hooks)}
+            for info in infos
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    header = ("name", "origin", "distribution", "version", "hooks")
+    table = [header] + [
+        (info.name, info.origin, info.distribution or "-", info.version or "-",
+         ", ".join(info.hooks) or "-")
+        for info in infos
+    ]
+    widths = [max(len(row[column]) for row in table) for column in range(len(header) - 1)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # entry point
 
-COMMANDS: list[CommandAdder] = [add_serve_command, add_demo_command]
+COMMANDS: list[CommandAdder] = [add_serve_command, add_demo_command, add_plugins_command]
 """Every subcommand's parser builder, in ``--help`` order."""
 
 

@@ -40,6 +40,8 @@ SAMPLE_CONCEPTS: dict[str, list[str]] = {
 }
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DELETED_PHOTO_ID = "clock"
+MEDIA_SOURCE_PHOTO_IDS = ("from-data-uri", "from-open-file")
+"""Inputs the media-source step adds (from a ``data:`` URI and from an open file)."""
 
 
 class DemoStepFailed(Exception):
@@ -170,6 +172,43 @@ def upload_photos(ctx: DemoContext) -> None:
     ctx.say(f"{len(ctx.photo_ids)} photos uploaded in one call (POST /v2/inputs)")
 
 
+@demo_step("Add photos from a data: URI and from an open file")
+def upload_from_media_sources(ctx: DemoContext) -> None:
+    """Resolve two more sources through the media plugins, upload them, check the stored bytes."""
+    from clarimap.media import resolve_media
+
+    photos = dict(sample_photos())
+    data_uri_photo, file_photo = "rocket.jpg", "horse.png"
+    folder = resources.files("clarimap") / "demo_data"
+    data_uri = "data:image/jpeg;base64," + base64.b64encode(photos[data_uri_photo]).decode()
+    with folder.joinpath(file_photo).open("rb") as open_file:
+        data_uri_id, open_file_id = MEDIA_SOURCE_PHOTO_IDS
+        sources = [
+            (data_uri_id, data_uri_photo, "a data: URI", resolve_media(data_uri)),
+            (open_file_id, file_photo, "an open file", resolve_media(open_file)),
+        ]
+    inputs = [
+        {
+            "id": input_id,
+            "data": {
+                resolved.kind: {"base64": base64.b64encode(resolved.base64 or b"").decode()},
+                "metadata": {"file": name, "source": described},
+            },
+        }
+        for input_id, name, described, resolved in sources
+    ]
+    ctx.call("POST", "inputs", {"inputs": inputs})
+    for input_id, name, described, resolved in sources:
+        stored = ctx.call("GET", f"inputs/{input_id}")["input"]["data"][resolved.kind]
+        if base64.b64decode(stored.get("base64", "")) != photos[name]:
+            raise DemoStepFailed(f"input {input_id} does not hold the bytes of {name}")
+        ctx.photo_ids.append(input_id)
+        ctx.say(f"  created {input_id:<14} from {described} ({name}, {len(photos[name])} bytes, "
+                "read back byte for byte)")
+    ctx.say("media sources resolve through the clarimap_resolve_media hook "
+            "(clarimap.media.resolve_media)")
+
+
 @demo_step("Wait for processing")
 def wait_for_processing(ctx: DemoContext) -> None:
     """Poll ``GET /v2/inputs/status`` until every input is processed; fail if one failed."""
@@ -238,6 +277,7 @@ def list_photos_again(ctx: DemoContext) -> None:
 STEPS: list[DemoStep] = [
     start_server,
     upload_photos,
+    upload_from_media_sources,
     wait_for_processing,
     list_photos,
     patch_metadata,

@@ -142,7 +142,8 @@ def test_demo_runs_every_step_and_exits_zero() -> None:
             assert f"  {photo} " in last_listing
     assert f"  {demo.DELETED_PHOTO_ID} " not in last_listing
     assert '"reviewed": true' in last_listing
-    assert f"{len(photo_ids) - 1} photos (GET /v2/inputs)" in last_listing
+    expected_count = len(photo_ids) + len(demo.MEDIA_SOURCE_PHOTO_IDS) - 1
+    assert f"{expected_count} photos (GET /v2/inputs)" in last_listing
 
 
 def test_demo_exits_non_zero_when_a_step_fails(capsys: pytest.CaptureFixture[str]) -> None:
