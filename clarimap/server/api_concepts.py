@@ -54,6 +54,24 @@ def check_id(value: Any, where: str, code: int) -> str:
     return value
 
 
+class Items(ListOf):
+    """An array whose items may not be null (proto3 JSON has no null in a repeated field)."""
+
+    def check(self, value: Any, path: str, code: int) -> Any:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if item is None:
+                    raise ApiError(code, f"{path}[{index}]: expected {self.item.name}, got null")
+        return super().check(value, path, code)
+
+
+def require_object(value: Any, where: str, code: int) -> dict[str, Any]:
+    """``value`` when it is a JSON object; an ``ApiError`` naming ``where`` when it is null."""
+    if not isinstance(value, dict):
+        raise ApiError(code, f"{where}: expected an object, got null")
+    return value
+
+
 def wildcard_matcher(pattern: str | None) -> Callable[[str], bool]:
     """A case-insensitive test for ``pattern``, where ``*`` matches any run of characters.
 
@@ -81,6 +99,11 @@ def page_slice(items: list[Any], page: int, per_page: int) -> list[Any]:
     """The items of 1-based page ``page`` (empty past the end)."""
     start = (page - 1) * per_page
     return items[start : start + per_page]
+
+
+def sql_offset(page: int, per_page: int) -> int:
+    """The OFFSET of a page, capped to what SQLite's 64-bit integers hold (far pages are empty)."""
+    return min((page - 1) * per_page, 2**62)
 
 
 def search_pagination(body: dict[str, Any]) -> tuple[int, int]:
@@ -150,8 +173,8 @@ def concepts_by_id(
 # ---------------------------------------------------------------------------------------------
 # request shapes
 
-CREATE_CONCEPTS = request(concepts=ListOf(CONCEPT, max_items=MAX_BATCH))
-PATCH_CONCEPTS = request(action=STR, concepts=ListOf(CONCEPT, max_items=MAX_BATCH))
+CREATE_CONCEPTS = request(concepts=Items(CONCEPT, max_items=MAX_BATCH))
+PATCH_CONCEPTS = request(action=STR, concepts=Items(CONCEPT, max_items=MAX_BATCH))
 CONCEPT_QUERY = Obj(
     name=STR,
     language=STR,
@@ -190,7 +213,7 @@ def list_concepts(ctx: RequestContext) -> dict[str, Any]:
     with ctx.store.read() as connection:
         rows = connection.execute(
             "SELECT * FROM concepts WHERE app = ? ORDER BY rowid LIMIT ? OFFSET ?",
-            (app_pk, per_page, (page - 1) * per_page),
+            (app_pk, per_page, sql_offset(page, per_page)),
         ).fetchall()
     return {"concepts": [concept_json(row, ctx.app.app_id) for row in rows]}
 

@@ -26,10 +26,12 @@ import attrs
 
 from clarimap.server import status
 from clarimap.server.api_concepts import (
+    Items,
     check_id,
     concepts_by_id,
     ensure_concepts,
     page_slice,
+    require_object,
     require_writable,
     search_pagination,
     wildcard_matcher,
@@ -49,7 +51,6 @@ from clarimap.server.schema import (
     MODEL,
     PAGINATION,
     STR,
-    ListOf,
     Obj,
     request,
 )
@@ -106,9 +107,9 @@ READ_ONLY_FIELDS = frozenset(
     }
 )
 
-CREATE_MODEL = request(model=MODEL, models=ListOf(MODEL))
-PATCH_MODELS = request(action=STR, models=ListOf(MODEL, max_items=MAX_BATCH))
-DELETE_MODELS = request(ids=ListOf(STR, max_items=MAX_BATCH), delete_all=BOOL)
+CREATE_MODEL = request(model=MODEL, models=Items(MODEL))
+PATCH_MODELS = request(action=STR, models=Items(MODEL, max_items=MAX_BATCH))
+DELETE_MODELS = request(ids=Items(STR, max_items=MAX_BATCH), delete_all=BOOL)
 DELETE_ONE = request(model_id=STR, version_id=STR)
 MODEL_QUERY = Obj(name=STR, type=STR, model_type_id=STR)
 SEARCH_MODELS = request(model_query=MODEL_QUERY, pagination=PAGINATION)
@@ -483,7 +484,8 @@ def _refuse_public(record: ModelRecord, verb: str) -> None:
 def _concept_ids(concepts: list[dict[str, Any]] | None, where: str) -> list[tuple[str, str | None]]:
     """``(id, name)`` of each concept in a request list, checked, without duplicates."""
     result: dict[str, str | None] = {}
-    for index, concept in enumerate(concepts or []):
+    for index, item in enumerate(concepts or []):
+        concept = require_object(item, f"{where}[{index}]", _CODE)
         cid = check_id(concept.get("id"), f"{where}[{index}].id", _CODE)
         result.setdefault(cid, concept.get("name") or None)
     return list(result.items())

@@ -15,20 +15,27 @@ import sqlite3
 from typing import Any
 
 from clarimap.server import status
-from clarimap.server.api_concepts import check_id, page_slice, require_writable
+from clarimap.server.api_concepts import (
+    Items,
+    check_id,
+    page_slice,
+    require_object,
+    require_writable,
+    sql_offset,
+)
 from clarimap.server.api_models import find_model, find_version, patch_struct
 from clarimap.server.errors import ApiError
 from clarimap.server.public_models import PUBLIC_APP_ID, PUBLIC_USER_ID
 from clarimap.server.routing import AppRef, RequestContext, routes
-from clarimap.server.schema import BOOL, STR, WORKFLOW, ListOf, request
+from clarimap.server.schema import BOOL, STR, WORKFLOW, request
 from clarimap.server.store import now
 
 MAX_BATCH = 128
 MAX_NODES = 64
 
-CREATE_WORKFLOWS = request(workflows=ListOf(WORKFLOW, max_items=MAX_BATCH))
-PATCH_WORKFLOWS = request(action=STR, workflows=ListOf(WORKFLOW, max_items=MAX_BATCH))
-DELETE_WORKFLOWS = request(ids=ListOf(STR, max_items=MAX_BATCH), delete_all=BOOL)
+CREATE_WORKFLOWS = request(workflows=Items(WORKFLOW, max_items=MAX_BATCH))
+PATCH_WORKFLOWS = request(action=STR, workflows=Items(WORKFLOW, max_items=MAX_BATCH))
+DELETE_WORKFLOWS = request(ids=Items(STR, max_items=MAX_BATCH), delete_all=BOOL)
 DELETE_ONE = request(workflow_id=STR)
 
 _CODE = status.WORKFLOW_INVALID_ARGUMENT
@@ -81,6 +88,7 @@ def _node(
     where: str,
 ) -> dict[str, Any]:
     """A node as stored: its model resolved (app or public) and its version pinned."""
+    node = require_object(node, where, _CODE)
     node_id = check_id(node.get("id"), f"{where}.id", _CODE)
     model = node.get("model") or {}
     model_id = check_id(model.get("id"), f"{where}.model.id", _CODE)
@@ -113,7 +121,16 @@ def _node(
     }
     inputs = node.get("node_inputs")
     if inputs:
-        stored["node_inputs"] = [{"node_id": item.get("node_id")} for item in inputs]
+        stored["node_inputs"] = [
+            {
+                "node_id": check_id(
+                    require_object(item, f"{where}.node_inputs[{index}]", _CODE).get("node_id"),
+                    f"{where}.node_inputs[{index}].node_id",
+                    _CODE,
+                )
+            }
+            for index, item in enumerate(inputs)
+        ]
     if node.get("suppress_output"):
         stored["suppress_output"] = True
     return stored
@@ -218,7 +235,7 @@ def list_workflows(ctx: RequestContext) -> dict[str, Any]:
     with ctx.store.read() as connection:
         rows = connection.execute(
             "SELECT * FROM workflows WHERE app = ? ORDER BY rowid LIMIT ? OFFSET ?",
-            (app_pk, per_page, (page - 1) * per_page),
+            (app_pk, per_page, sql_offset(page, per_page)),
         ).fetchall()
     return {"workflows": [workflow_json(row, ctx.app) for row in rows]}
 
@@ -292,7 +309,13 @@ def patch_workflows(ctx: RequestContext) -> dict[str, Any]:
                 ]
             elif sent_nodes is not None:
                 sent_nodes = [
-                    {"id": check_id(node.get("id"), f"{where}.nodes[{position}].id", _CODE)}
+                    {
+                        "id": check_id(
+                            require_object(node, f"{where}.nodes[{position}]", _CODE).get("id"),
+                            f"{where}.nodes[{position}].id",
+                            _CODE,
+                        )
+                    }
                     for position, node in enumerate(sent_nodes)
                 ]
             nodes = patch_nodes(stored.get("nodes") or [], sent_nodes, action)

@@ -61,6 +61,7 @@ def test_create_same_id_twice_in_one_request_is_refused(api: Api) -> None:
         ({"concepts": [{"id": "a/b"}]}, "cannot contain '/'"),
         ({"concepts": [{"id": "ç"}]}, "printable ASCII"),
         ({"concepts": [{"id": f"c{i}"} for i in range(129)]}, "at most 128"),
+        ({"concepts": [None]}, "concepts[0]: expected an object, got null"),
     ],
 )
 def test_create_bad_bodies_say_what_was_wrong(api: Api, body: dict[str, Any], says: str) -> None:
@@ -115,6 +116,13 @@ def test_list_pages_in_creation_order_and_ends_with_an_empty_page(api: Api) -> N
         page += 1
     assert seen == ids
     assert page == 4
+
+
+def test_a_page_far_past_the_end_is_empty(api: Api) -> None:
+    create(api, {"id": "dog"})
+    code, body = api.get("concepts", "page=99999999999999999999&per_page=1000")
+    assert code == 200
+    assert body["concepts"] == []
 
 
 @pytest.mark.parametrize("query", ["page=x", "per_page=-1", "per_page=5000", "page=-2"])

@@ -148,6 +148,10 @@ def test_create_existing_or_public_id_is_400(api: Api) -> None:
             {"model": {"id": "m", "output_info": {"data": {"concepts": "cat"}}}},
             "concepts: expected an array",
         ),
+        (
+            {"model": {"id": "m", "output_info": {"data": {"concepts": [None]}}}},
+            "concepts[0]: expected an object, got null",
+        ),
     ],
 )
 def test_create_bad_bodies_say_what_was_wrong(api: Api, body: dict[str, Any], says: str) -> None:
@@ -394,6 +398,7 @@ def test_remove_of_every_concept_leaves_no_data(api: Api) -> None:
         ({"action": "merge", "models": [{"name": "x"}]}, 400, "models[0].id: an id is required"),
         ({"action": "merge", "models": [{"id": "m"}, {"id": "m"}]}, 400, "appears twice"),
         ({"action": "merge", "models": [{"id": "m", "nme": "x"}]}, 400, "models[0].nme: unknown"),
+        ({"action": "merge", "models": [None]}, 400, "models[0]: expected an object"),
         ({"action": "merge", "models": [{"id": "m", "name": 5}]}, 400, "expected a string"),
         (
             {"action": "merge", "models": [{"id": "m", "model_type_id": "visual-detector"}]},

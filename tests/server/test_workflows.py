@@ -154,6 +154,12 @@ def test_create_duplicate_is_22100_and_all_or_nothing(api: Api) -> None:
         ([{"id": "w", "nodes": "general"}], "nodes: expected an array"),
         ([{"id": "w", "nodes": [node("n", GENERAL)], "colour": 1}], "workflows[0].colour: unknown"),
         ([{"id": "w/x", "nodes": [node("n", GENERAL)]}], "cannot contain '/'"),
+        ([None], "workflows[0]: expected an object, got null"),
+        ([{"id": "w", "nodes": [None]}], "nodes[0]: expected an object, got null"),
+        (
+            [{"id": "w", "nodes": [node("n", GENERAL, node_inputs=[{}])]}],
+            "node_inputs[0].node_id: an id is required",
+        ),
     ],
 )
 def test_create_bad_bodies_say_what_was_wrong(api: Api, workflows: Any, says: str) -> None:
@@ -209,9 +215,9 @@ def test_list_pages_and_ends_empty(api: Api) -> None:
         assert_workflow_shape(workflow)
     pages = [
         [w["id"] for w in api.get("workflows", f"page={p}&per_page=2")[1]["workflows"]]
-        for p in (1, 2, 3, 4)
+        for p in (1, 2, 3, 4, 10**20)
     ]
-    assert pages == [["w0", "w1"], ["w2", "w3"], ["w4"], []]
+    assert pages == [["w0", "w1"], ["w2", "w3"], ["w4"], [], []]
 
 
 def test_public_workflows_is_an_honest_empty_list(api: Api) -> None:
