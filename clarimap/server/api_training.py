@@ -1,0 +1,65 @@
+"""Routes: train a custom concept model (wire reference, section 5, endpoint 10).
+
+``POST /v2/models/{id}/versions`` creates a new version in status ``21103`` (queued) and answers
+at once with the model carrying it; a worker thread then trains it (:mod:`clarimap.server.training`)
+and moves it to ``21101`` and on to ``21100`` or a ``2111x`` failure. A server made with
+``background=False`` trains right after the version is created, before the call answers (the
+answer still shows the version as it was created, queued), so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from clarimap.server import status
+from clarimap.server.errors import ApiError
+from clarimap.server.routing import RequestContext, routes
+from clarimap.server.schema import ANY, MODEL_VERSION, ListOf, request
+from clarimap.server.store import new_id, now
+from clarimap.server.training import run_training_job
+
+TRAIN_REQUEST = request(model_versions=ListOf(MODEL_VERSION), description=ANY)
+
+
+@routes.post("models/{model_id}/versions")
+def train_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
+    """Queue the training of a new version of the app's model ``model_id``."""
+    from clarimap.server import api_models
+
+    ctx.body(TRAIN_REQUEST, code=status.MODEL_INVALID_REQUEST)
+    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    version_id = new_id()
+    with ctx.store.transaction() as connection:
+        record = api_models.require_model(ctx, connection, model_id)
+        if record.public is not None:
+            raise ApiError(
+                status.MODEL_PERMISSION_DENIED,
+                f"model {model_id!r} is a public model; only the app's own models can be trained",
+            )
+        if not record.concept_ids:
+            raise ApiError(
+                status.MODEL_INVALID_ARGUMENT,
+                f"model {model_id!r} has no concepts to learn: add concepts to it first "
+                "(PATCH /v2/models with output_info.data.concepts)",
+            )
+        (last_seq,) = connection.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM model_versions WHERE app = ? AND model_id = ?",
+            (app_pk, model_id),
+        ).fetchone()
+        connection.execute(
+            "INSERT INTO model_versions (app, model_id, id, seq, status_code, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?, '{}', ?)",
+            (app_pk, model_id, version_id, int(last_seq) + 1, status.MODEL_QUEUED_FOR_TRAINING,
+             now()),
+        )
+        version = api_models.find_version(connection, record, version_id)
+        answer = {"model": api_models.model_json(record, version)}
+    if ctx.server.processor.background:
+        threading.Thread(
+            target=run_training_job, args=(ctx.server, app_pk, model_id, version_id),
+            name=f"clarimap-train-{model_id}", daemon=True,
+        ).start()
+    else:
+        run_training_job(ctx.server, app_pk, model_id, version_id)
+    return answer
