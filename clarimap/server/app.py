@@ -258,8 +258,13 @@ def create_app(
         api_concepts,
         api_inputs,
         api_models,
+        api_predict,
+        api_training,
         api_search,
         api_workflows,
+        modelzoo,
     )
 
-    return ServerApp(Store.open(database), api_keys=api_keys, background=background, **options)
+    server = ServerApp(Store.open(database), api_keys=api_keys, background=background, **options)
+    modelzoo.install(server)  # the runnable models; the general ones become the base models
+    return server
