@@ -63,3 +63,50 @@ def train_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
     else:
         run_training_job(ctx.server, app_pk, model_id, version_id)
     return answer
+
+
+def _trained_version(ctx: RequestContext, model_id: str, version_id: str) -> tuple[Any, int]:
+    from clarimap.server import api_models
+
+    with ctx.store.read() as connection:
+        record = api_models.require_model(ctx, connection, model_id)
+        version = api_models.find_version(connection, record, version_id)
+    if record.public is not None:
+        raise ApiError(status.MODEL_PERMISSION_DENIED,
+                       f"model {model_id!r} is a public model; it has no evaluation here")
+    return record, int(version["status"]["code"])
+
+
+@routes.post("models/{model_id}/versions/{version_id}/metrics")
+def evaluate_version(ctx: RequestContext, model_id: str, version_id: str) -> dict[str, Any]:
+    """Start the evaluation of a trained version (k-fold cross-validation on its data)."""
+    from clarimap.server import api_models
+    from clarimap.server.training import run_evaluation_job
+
+    ctx.json()
+    record, code = _trained_version(ctx, model_id, version_id)
+    if code != status.MODEL_TRAINED:
+        raise ApiError(status.MODEL_INVALID_ARGUMENT,
+                       f"version {version_id!r} is not trained (status {code}); train it first")
+    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    with ctx.store.read() as connection:
+        version = api_models.find_version(connection, record, version_id)
+    version["metrics"] = {"status": status.envelope(status.MODEL_QUEUED_FOR_EVALUATION)}
+    if ctx.server.processor.background:
+        threading.Thread(target=run_evaluation_job, args=(ctx.server, app_pk, model_id, version_id),
+                         name=f"clarimap-evaluate-{model_id}", daemon=True).start()
+    else:
+        run_evaluation_job(ctx.server, app_pk, model_id, version_id)
+    return {"model_version": version}
+
+
+@routes.get("models/{model_id}/versions/{version_id}/metrics")
+def get_metrics(ctx: RequestContext, model_id: str, version_id: str) -> dict[str, Any]:
+    """The version with its metrics (21302 not evaluated until an evaluation was asked for)."""
+    from clarimap.server import api_models
+
+    record, _ = _trained_version(ctx, model_id, version_id)
+    with ctx.store.read() as connection:
+        version = api_models.find_version(connection, record, version_id)
+    version.setdefault("metrics", {"status": status.envelope(status.MODEL_NOT_EVALUATED)})
+    return {"model_version": version}

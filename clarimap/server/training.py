@@ -376,3 +376,182 @@ def _set_status(connection: sqlite3.Connection, app_pk: int, model_id: str, vers
         "WHERE app = ? AND model_id = ? AND id = ?",
         (code, details, app_pk, model_id, version_id),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def roc_auc(scores: Matrix, truth: npt.NDArray[np.bool_]) -> float:
+    """The area under the ROC curve (the probability a positive outranks a negative; ties half)."""
+    positives, negatives = scores[truth], scores[~truth]
+    if len(positives) == 0 or len(negatives) == 0:
+        return float("nan")
+    order = np.argsort(np.concatenate([positives, negatives]), kind="mergesort")
+    ranks = np.empty(len(order))
+    values = np.concatenate([positives, negatives])[order]
+    position = 0
+    while position < len(values):  # average ranks of ties
+        end = position
+        while end + 1 < len(values) and values[end + 1] == values[position]:
+            end += 1
+        ranks[order[position : end + 1]] = (position + end) / 2 + 1
+        position = end + 1
+    rank_sum = ranks[: len(positives)].sum()
+    return float((rank_sum - len(positives) * (len(positives) + 1) / 2)
+                 / (len(positives) * len(negatives)))
+
+
+def _curves(scores: Matrix, truth: npt.NDArray[np.bool_]) -> tuple[dict[str, list[float]],
+                                                                     dict[str, list[float]]]:
+    thresholds = sorted({float(s) for s in scores}, reverse=True)
+    positives = max(int(truth.sum()), 1)
+    negatives = max(int((~truth).sum()), 1)
+    fpr, tpr, precision, recall = [], [], [], []
+    for threshold in thresholds:
+        predicted = scores >= threshold
+        true_positive = int((predicted & truth).sum())
+        false_positive = int((predicted & ~truth).sum())
+        fpr.append(false_positive / negatives)
+        tpr.append(true_positive / positives)
+        precision.append(true_positive / max(true_positive + false_positive, 1))
+        recall.append(true_positive / positives)
+    return ({"fpr": fpr, "tpr": tpr, "thresholds": thresholds},
+            {"recall": recall, "precision": precision, "thresholds": thresholds})
+
+
+def evaluate(training_set: TrainingSet, *, softmax: bool, embedding_model_id: str,
+             folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Metrics of section 4 from k-fold cross-validation (out-of-fold scores of every input)."""
+    labels = training_set.labels
+    active = [j for j in range(labels.shape[1]) if (labels[:, j] == 1).any()]
+    count = len(training_set.input_ids)
+    folds = max(2, min(folds, count))
+    assignment = np.random.default_rng(seed).permutation(count) % folds
+    scores = np.full((count, len(active)), np.nan)
+    for fold in range(folds):
+        train_rows, test_rows = assignment != fold, assignment == fold
+        subset = TrainingSet(training_set.vectors[train_rows], labels[train_rows][:, active],
+                             (), tuple(training_set.concept_ids[j] for j in active))
+        if not (subset.labels == 1).any(axis=0).all():
+            continue  # a concept without positives in this fold's training part: skip the fold
+        classifier = fit(subset.vectors, subset.labels, subset.concept_ids, softmax=softmax,
+                         embedding_model_id=embedding_model_id)
+        scores[test_rows] = classifier.scores(training_set.vectors[test_rows])
+    scored = ~np.isnan(scores).any(axis=1)
+    binary_metrics, aucs, f1s, precisions, recalls = [], [], [], [], []
+    for position, j in enumerate(active):
+        known = scored & (labels[:, j] >= 0)
+        truth = labels[known, j] == 1
+        column = scores[known, position]
+        auc = roc_auc(column, truth)
+        predicted = column >= 0.5
+        true_positive = int((predicted & truth).sum())
+        precision = true_positive / max(int(predicted.sum()), 1)
+        recall = true_positive / max(int(truth.sum()), 1)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        roc_curve, pr_curve = _curves(column, truth)
+        concept_id = training_set.concept_ids[j]
+        binary_metrics.append({
+            "num_pos": int(truth.sum()), "num_neg": int((~truth).sum()), "num_tot": len(truth),
+            "roc_auc": auc, "f1": f1, "concept": {"id": concept_id, "name": concept_id},
+            "roc_curve": roc_curve, "precision_recall_curve": pr_curve,
+        })
+        aucs.append(auc)
+        f1s.append(f1)
+        precisions.append(precision)
+        recalls.append(recall)
+    concept_ids = [training_set.concept_ids[j] for j in active]
+    single = scored & ((labels[:, active] == 1).sum(axis=1) == 1)
+    actual = np.argmax(labels[single][:, active] == 1, axis=1)
+    predicted_index = np.argmax(scores[single], axis=1)
+    confusion: dict[tuple[int, int], int] = {}
+    for a, p in zip(actual, predicted_index, strict=True):
+        confusion[(int(p), int(a))] = confusion.get((int(p), int(a)), 0) + 1
+    top1 = float((actual == predicted_index).mean()) if len(actual) else float("nan")
+    finite = [a for a in aucs if not np.isnan(a)]
+    return {
+        "status": status.envelope(status.MODEL_EVALUATED),
+        "summary": {
+            "top1_accuracy": top1,
+            "macro_avg_roc_auc": float(np.mean(finite)) if finite else float("nan"),
+            "macro_std_roc_auc": float(np.std(finite)) if finite else float("nan"),
+            "macro_avg_f1_score": float(np.mean(f1s)) if f1s else 0.0,
+            "macro_std_f1_score": float(np.std(f1s)) if f1s else 0.0,
+            "macro_avg_precision": float(np.mean(precisions)) if precisions else 0.0,
+            "macro_avg_recall": float(np.mean(recalls)) if recalls else 0.0,
+        },
+        "confusion_matrix": {
+            "matrix": [{"predicted": concept_ids[p], "actual": concept_ids[a], "value": value}
+                       for (p, a), value in sorted(confusion.items())],
+            "concept_ids": concept_ids,
+        },
+        "label_counts": {"positive_label_counts": [
+            {"concept_name": training_set.concept_ids[j], "count": int((labels[:, j] == 1).sum())}
+            for j in active
+        ]},
+        "binary_metrics": binary_metrics,
+        "test_set": [
+            {"id": training_set.input_ids[i],
+             "predicted_concepts": [{"id": cid, "value": float(scores[i, k])}
+                                    for k, cid in enumerate(concept_ids)],
+             "ground_truth_concepts": [{"id": cid, "value": 1.0} for k, cid in enumerate(concept_ids)
+                                       if labels[i, active[k]] == 1]}
+            for i in range(count) if scored[i]
+        ],
+    }
+
+
+def run_evaluation_job(server: ServerApp, app_pk: int, model_id: str, version_id: str) -> None:
+    """Evaluate a trained version by cross-validation; its ``metrics`` go 21301 -> 21300."""
+    store = server.store
+
+    def save(metrics: dict[str, Any]) -> None:
+        with store.transaction() as connection:
+            row = connection.execute(
+                "SELECT body FROM model_versions WHERE app = ? AND model_id = ? AND id = ?",
+                (app_pk, model_id, version_id),
+            ).fetchone()
+            if row is None:
+                return
+            body = json.loads(row["body"] or "{}")
+            body["metrics"] = metrics
+            connection.execute(
+                "UPDATE model_versions SET body = ? WHERE app = ? AND model_id = ? AND id = ?",
+                (json.dumps(body, allow_nan=False, default=str), app_pk, model_id, version_id),
+            )
+
+    save({"status": status.envelope(status.MODEL_EVALUATING)})
+    try:
+        with store.read() as connection:
+            model_row = connection.execute(
+                "SELECT body, concepts FROM models WHERE app = ? AND id = ?", (app_pk, model_id)
+            ).fetchone()
+            if model_row is None:
+                return
+            config = (json.loads(model_row["body"] or "{}").get("output_config") or {})
+            training_set = gather_training_set(
+                connection, app_pk, json.loads(model_row["concepts"] or "[]"),
+                server.base_embedding.model_id, bool(config.get("closed_environment")),
+            )
+        metrics = evaluate(training_set, softmax=bool(config.get("concepts_mutually_exclusive")),
+                           embedding_model_id=server.base_embedding.model_id)
+        save(_finite(metrics))
+    except TrainingFailure as failure:
+        save({"status": status.envelope(21315, failure.details,
+                                        description_text="Evaluation needs labelled inputs")})
+    except Exception:
+        log.exception("evaluating model %s version %s failed", model_id, version_id)
+        save({"status": status.envelope(21312, "evaluation failed; see the server log",
+                                        description_text="Evaluation failed")})
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN replaced by 0 (JSON has no NaN)."""
+    if isinstance(value, float) and np.isnan(value):
+        return 0.0
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -170,3 +170,57 @@ def test_public_models_cannot_be_trained(api: Api) -> None:
     code, body = api.post("models/eeed0b6733a644cea07cf4c60f87ebb7/versions", {})
     assert code == 403
     assert body["status"]["code"] == 21201
+
+
+def roc_auc_reference(scores: list[float], truth: list[bool]) -> float:
+    """The fraction of (positive, negative) pairs ranked correctly, ties counting half."""
+    pairs = [(p, n) for p, tp in zip(scores, truth, strict=True) if tp
+             for n, tn in zip(scores, truth, strict=True) if not tn]
+    return sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+
+
+def test_roc_auc_matches_the_pairwise_definition() -> None:
+    import numpy as np
+
+    from clarimap.server.training import roc_auc
+
+    rng = random.Random(5)
+    for _ in range(20):
+        scores = [rng.choice([0.1, 0.2, 0.5, 0.7, 0.9]) for _ in range(15)]
+        truth = [rng.random() < 0.4 for _ in range(15)]
+        if all(truth) or not any(truth):
+            continue
+        assert roc_auc(np.array(scores), np.array(truth)) == pytest.approx(
+            roc_auc_reference(scores, truth))
+
+
+def test_evaluate_fills_the_metrics_by_cross_validation(api: Api) -> None:
+    red_and_blue_set(api, 10)
+    create_model(api, "rb", ["red", "blue"])
+    version = train(api, "rb")
+    code, body = api.get(f"models/rb/versions/{version['id']}/metrics")
+    assert code == 200 and body["model_version"]["metrics"]["status"]["code"] == 21302
+    code, body = api.post(f"models/rb/versions/{version['id']}/metrics", {})
+    assert code == 200, body
+    assert body["model_version"]["metrics"]["status"]["code"] == 21303
+    code, body = api.get(f"models/rb/versions/{version['id']}/metrics")
+    metrics = body["model_version"]["metrics"]
+    assert metrics["status"]["code"] == 21300, metrics["status"]
+    assert {m["concept"]["id"] for m in metrics["binary_metrics"]} == {"red", "blue"}
+    for concept in metrics["binary_metrics"]:
+        assert concept["num_pos"] == 10 and concept["num_neg"] == 10
+        assert concept["roc_auc"] >= 0.9
+        assert len(concept["roc_curve"]["fpr"]) == len(concept["roc_curve"]["thresholds"])
+    assert metrics["summary"]["macro_avg_roc_auc"] >= 0.9
+    assert metrics["summary"]["top1_accuracy"] >= 0.9
+    assert sum(cell["value"] for cell in metrics["confusion_matrix"]["matrix"]) == 20
+    assert len(metrics["test_set"]) == 20
+
+
+def test_an_untrained_version_cannot_be_evaluated(api: Api) -> None:
+    create_model(api, "lonely", ["dog"])
+    _, body = api.get("models/lonely")
+    version_id = body["model"]["model_version"]["id"]
+    code, body = api.post(f"models/lonely/versions/{version_id}/metrics", {})
+    assert code == 400
+    assert body["status"]["code"] == 21202
