@@ -1,5 +1,6 @@
 """The session against the local server, in process and over HTTP: calls sent, state read back."""
 
+# ruff: noqa: F811  (the fixtures imported from tests.orm_support are redefined as arguments)
 from __future__ import annotations
 
 import gc
@@ -265,7 +266,7 @@ def test_bad_input_raises_before_sending(connected: Connected) -> None:
         Input(id="a/b", image=Image(url="https://example.com/a.jpg"))
     with pytest.raises(ValidationError, match="metadata must be a dict"):
         Input(metadata=["not", "a", "dict"])  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="GeoPoint.latitude"):
+    with pytest.raises(ValidationError, match=r"GeoPoint\.latitude"):
         GeoPoint(0, 123)
     with pytest.raises(ValidationError, match=r"concept"):
         Input(concepts=[3])  # type: ignore[list-item]

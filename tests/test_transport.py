@@ -1,5 +1,6 @@
 """Transports: retries with backoff through injected faults, typed errors, secrets kept out."""
 
+# ruff: noqa: F811  (the fixtures imported from tests.orm_support are redefined as arguments)
 from __future__ import annotations
 
 import logging
