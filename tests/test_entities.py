@@ -98,7 +98,7 @@ def test_bad_values_raise_validation_errors(make: object, message: str) -> None:
 def test_setting_a_bad_value_is_refused_and_not_reported() -> None:
     photo = Input()
     log = tracked(photo)
-    with pytest.raises(ValidationError, match="Input.geo"):
+    with pytest.raises(ValidationError, match=r"Input\.geo"):
         photo.geo = (1, 2)  # type: ignore[assignment]
     assert log.changed == []
 
