@@ -264,10 +264,60 @@ def run_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_config_command(subparsers: Subparsers) -> None:
+    """``clarimap config``: write the key, PAT, app and base URL to ~/.clarifai/config (0600)."""
+    parser = subparsers.add_parser(
+        "config",
+        help="save credentials and the base URL in ~/.clarifai/config (mode 0600)",
+        description=(
+            "Write the settings given to ~/.clarifai/config, the file the 2.6.2 client read, "
+            "with mode 0600; settings not given keep their values. With no option, asks for "
+            "the API key (not echoed). clarimap.connect() reads the file after arguments and "
+            "the CLARIFAI_* environment variables."
+        ),
+    )
+    parser.add_argument("--api-key", help="an app API key (CLARIFAI_API_KEY)")
+    parser.add_argument("--pat", help="a personal access token (CLARIFAI_PAT)")
+    parser.add_argument("--user-id", help="the user the PAT reaches apps of (CLARIFAI_USER_ID)")
+    parser.add_argument("--app-id", help="the app (CLARIFAI_APP_ID)")
+    parser.add_argument("--base-url", help="the API base URL (CLARIFAI_API_BASE)")
+    parser.add_argument("--path", type=Path, help="write this file instead of ~/.clarifai/config")
+    parser.set_defaults(handler=run_config)
+
+
+def run_config(args: argparse.Namespace) -> int:
+    """Write the config file with :func:`clarimap.config.write_config`."""
+    import getpass
+
+    from clarimap.config import ENV_NAMES, write_config
+    from clarimap.errors import ConfigurationError
+
+    given = {
+        "api_key": args.api_key, "pat": args.pat, "user_id": args.user_id,
+        "app_id": args.app_id, "base_url": args.base_url,
+    }
+    if all(value is None for value in given.values()):
+        if not sys.stdin.isatty():
+            raise CommandError("give at least one of --api-key, --pat, --user-id, --app-id, --base-url")
+        given["api_key"] = getpass.getpass("CLARIFAI_API_KEY: ") or None
+    try:
+        path = write_config(path=args.path, **given)
+    except ConfigurationError as error:
+        raise CommandError(str(error)) from None
+    for name, value in given.items():
+        if value is not None:
+            shown = "(set)" if name in ("api_key", "pat") else value
+            print(f"{ENV_NAMES[name]} = {shown}")
+    print(f"wrote {path} (mode 0600)")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # entry point
 
-COMMANDS: list[CommandAdder] = [add_serve_command, add_demo_command, add_plugins_command]
+COMMANDS: list[CommandAdder] = [
+    add_serve_command, add_demo_command, add_plugins_command, add_config_command,
+]
 """Every subcommand's parser builder, in ``--help`` order."""
 
 

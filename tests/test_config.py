@@ -76,3 +76,14 @@ def test_local_url_needs_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None
     session = clarimap.connect("local://:memory:")
     assert session.prefix == "/v2"
     assert session._send("GET", "inputs")["inputs"] == []
+
+
+def test_clarimap_config_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from clarimap.cli import main
+
+    path = tmp_path / "config"
+    assert main(["config", "--api-key", "cli-secret", "--app-id", "photos", "--path", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "cli-secret" not in out and "CLARIFAI_APP_ID = photos" in out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_config(path) == {"api_key": "cli-secret", "app_id": "photos"}
