@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -256,6 +257,35 @@ def patch_metadata(ctx: DemoContext) -> None:
     )
 
 
+@demo_step("Edit every photo's metadata in one session commit")
+def edit_with_session(ctx: DemoContext) -> None:
+    """Load the photos into a clarimap session, edit them in place, commit, print the calls."""
+    import clarimap
+    from clarimap import Input
+    from clarimap.transport.base import RecordingTransport
+
+    recorders: list[RecordingTransport] = []
+
+    def record(transport: Any) -> Any:
+        recorders.append(RecordingTransport(transport))
+        return recorders[-1]
+
+    with clarimap.connect(ctx.base_url, local_app=ctx.server, wrap_transport=record) as session:
+        photos = [session._load(Input, wire) for wire in list_all_inputs(ctx)]
+        for photo in photos:
+            photo.metadata["edited_with"] = "clarimap session"  # tracked, nothing sent yet
+            photo.metadata["review"] = {"round": 2}
+        session.commit()
+        calls = recorders[0].calls
+        ctx.say(f"edited {len(photos)} photos in place; session.commit() sent {len(calls)} call(s):")
+        for request, http_status in calls:
+            action = f" action {request.body.get('action')}" if request.method == "PATCH" else ""
+            count = len(request.body.get("inputs", [])) if isinstance(request.body, dict) else 0
+            ctx.say(f"  {request.method} {request.path}{action}, {count} inputs -> HTTP {http_status}")
+        if [request.method for request, _ in calls] != ["PATCH"] * math.ceil(len(photos) / 128):
+            raise DemoStepFailed(f"expected one PATCH per 128 photos, sent {calls}")
+
+
 @demo_step("Delete one photo")
 def delete_photo(ctx: DemoContext) -> None:
     """Delete one input by id."""
@@ -281,6 +311,7 @@ STEPS: list[DemoStep] = [
     wait_for_processing,
     list_photos,
     patch_metadata,
+    edit_with_session,
     delete_photo,
     list_photos_again,
 ]
