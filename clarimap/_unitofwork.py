@@ -119,9 +119,9 @@ class UnitOfWork:
         dirty: Iterable[tuple[Any, JSON]],
         deleted: Iterable[Any],
     ) -> None:
-        self.new = list(new)
-        self.dirty = list(dirty)
-        self.deleted = list(deleted)
+        self.new: list[Any] = list(new)
+        self.dirty: list[tuple[Any, JSON]] = list(dirty)
+        self.deleted: list[Any] = list(deleted)
         #: Entity id() -> the snapshot after the parts that applied in this flush.
         self.snapshots: dict[int, JSON] = {id(entity): snap for entity, snap in self.dirty}
         self.failed: set[int] = set()
@@ -159,7 +159,9 @@ class UnitOfWork:
                     for chunk in _chunks(by_action[action], MAX_BATCH)
                 ]
         for deleted_kind in KIND_ORDER:
-            parts = [Part(e, {"id": e.id}) for e in self.deleted if type(e) is deleted_kind]
+            parts = [
+                Part(gone, {"id": gone.id}) for gone in self.deleted if type(gone) is deleted_kind
+            ]
             calls += [
                 PlannedCall(deleted_kind, "delete", chunk) for chunk in _chunks(parts, MAX_BATCH)
             ]

@@ -110,3 +110,13 @@ def test_a_text_file_is_not_an_image(tmp_path: object) -> None:
     text.write_text("just some notes")
     with pytest.raises(InvalidMediaError, match="not an image"):
         Input.from_media(text)
+
+
+def test_public_names_are_sorted_and_complete() -> None:
+    import clarimap
+    from clarimap import entities, errors
+
+    assert clarimap.__all__ == sorted(clarimap.__all__)
+    public = {name for module in (entities, errors) for name in module.__all__} - {"new_id"}
+    assert public <= set(clarimap.__all__)
+    assert all(hasattr(clarimap, name) for name in clarimap.__all__)
