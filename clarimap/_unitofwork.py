@@ -159,9 +159,7 @@ class UnitOfWork:
                     for chunk in _chunks(by_action[action], MAX_BATCH)
                 ]
         for deleted_kind in KIND_ORDER:
-            parts = [
-                Part(gone, {"id": gone.id}) for gone in self.deleted if type(gone) is deleted_kind
-            ]
+            parts = [_delete_part(gone) for gone in self.deleted if type(gone) is deleted_kind]
             calls += [
                 PlannedCall(deleted_kind, "delete", chunk) for chunk in _chunks(parts, MAX_BATCH)
             ]
@@ -582,6 +580,10 @@ def _has_list(item: JSON) -> bool:
         return False
 
     return walk(metadata)
+
+
+def _delete_part(entity: Any) -> Part:
+    return Part(entity, {"id": entity.id})
 
 
 def _chunks(parts: list[Part], size: int) -> list[list[Part]]:
