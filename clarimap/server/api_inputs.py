@@ -139,7 +139,9 @@ def render_input(row: sqlite3.Row, item_status: dict[str, object] | None = None)
         media["base64"] = base64.b64encode(row["bytes"]).decode("ascii")
     if row["kind"] == "image" and row["width"] is not None:
         media["image_info"] = {
-            "width": row["width"], "height": row["height"], "format": row["format"] or "",
+            "width": row["width"],
+            "height": row["height"],
+            "format": row["format"] or "",
         }
     data: dict[str, Any] = {row["kind"]: media}
     for key, value in json.loads(row["data"]).items():
@@ -205,7 +207,9 @@ def _normalize_concepts(concepts: Any, where: str) -> list[dict[str, Any]]:
     for index, concept in enumerate(concepts or []):
         concept_id = concept.get("id") if isinstance(concept, dict) else None
         if not concept_id:
-            raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where}[{index}]: a concept needs an id")
+            raise ItemError(
+                status.INPUT_INVALID_ARGUMENT, f"{where}[{index}]: a concept needs an id"
+            )
         value = concept.get("value")
         value = 1.0 if value is None else float(value)
         if value not in (0.0, 1.0):
@@ -251,7 +255,9 @@ def _check_data(data: dict[str, Any], where: str) -> dict[str, Any]:
             )
     for index, concept in enumerate(data.get("concepts") or []):
         if not isinstance(concept, dict) or not concept.get("id"):
-            raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where}.concepts[{index}]: needs an id")
+            raise ItemError(
+                status.INPUT_INVALID_ARGUMENT, f"{where}.concepts[{index}]: needs an id"
+            )
         if float(concept.get("value", 1.0)) not in (0.0, 1.0):
             raise ItemError(
                 status.INPUT_INVALID_ARGUMENT,
@@ -326,7 +332,9 @@ def _decode_base64(text: str, where: str) -> bytes:
         cleaned += "=" * (-len(cleaned) % 4)
         decoded = base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where} is not valid base64: {error}") from None
+        raise ItemError(
+            status.INPUT_INVALID_ARGUMENT, f"{where} is not valid base64: {error}"
+        ) from None
     if not decoded:
         raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where} holds no bytes")
     return decoded
@@ -345,7 +353,8 @@ def _prepare_new_input(item: dict[str, Any] | None, index: int) -> _NewInput:
         raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where}.id: {problem}")
     data = item.get("data") or {}
     unsupported = sorted(
-        key for key, value in data.items()
+        key
+        for key, value in data.items()
         if key not in DATA_KEYS and key not in MEDIA_KINDS and value not in (None, [], {}, "")
     )
     if unsupported:
@@ -515,10 +524,15 @@ def add_inputs(ctx: RequestContext) -> Answer:
                 "INSERT INTO inputs (app, id, kind, url, media, data, status_code, status_details, "
                 "created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
                 (
-                    app_pk, new_input.input_id, new_input.kind, new_input.url,
+                    app_pk,
+                    new_input.input_id,
+                    new_input.kind,
+                    new_input.url,
                     json.dumps(new_input.media, ensure_ascii=False),
                     json.dumps(new_input.data, ensure_ascii=False),
-                    pending_code(new_input.kind), created, created,
+                    pending_code(new_input.kind),
+                    created,
+                    created,
                 ),
             )
             seq = int(cursor.lastrowid or 0)
@@ -551,7 +565,11 @@ def add_inputs(ctx: RequestContext) -> Answer:
         if not server.processor.background and code not in SUCCESS_CODES:
             failures.append(
                 f"inputs[{index}] (id {outcome.input_id!r}): {rendered['status']['description']}"
-                + (f": {rendered['status']['details']}" if rendered["status"].get("details") else "")
+                + (
+                    f": {rendered['status']['details']}"
+                    if rendered["status"].get("details")
+                    else ""
+                )
             )
     return _batch_answer(answered, failures)
 
@@ -721,13 +739,17 @@ def patch_inputs(ctx: RequestContext) -> Answer:
                     raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where} is null, not an input")
                 input_id = item.get("id")
                 if not input_id:
-                    raise ItemError(status.INPUT_INVALID_ARGUMENT, f"{where}: the id of the input to patch is missing")
+                    raise ItemError(
+                        status.INPUT_INVALID_ARGUMENT,
+                        f"{where}: the id of the input to patch is missing",
+                    )
                 row = connection.execute(
                     f"{_INPUT_COLUMNS} WHERE i.app = ? AND i.id = ?", (app_pk, input_id)
                 ).fetchone()
                 if row is None:
                     raise ItemError(
-                        status.INPUT_DOES_NOT_EXIST, f"{where}: no input with id {input_id!r} in this app"
+                        status.INPUT_DOES_NOT_EXIST,
+                        f"{where}: no input with id {input_id!r} in this app",
                     )
                 data = _patched_data(connection, row, action, item, where)
                 _ensure_concepts(connection, app_pk, [data.get("concepts") or []])
@@ -746,12 +768,16 @@ def patch_inputs(ctx: RequestContext) -> Answer:
     failures: list[str] = []
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ItemError):
-            answered.append(_failed_slot((items[index] or {}).get("id"), outcome.code, outcome.details))
+            answered.append(
+                _failed_slot((items[index] or {}).get("id"), outcome.code, outcome.details)
+            )
             failures.append(outcome.details)
         elif outcome in rows:
             answered.append(render_input(rows[outcome], modified))
         else:
-            answered.append(_failed_slot((items[index] or {}).get("id"), status.INPUT_DOES_NOT_EXIST, ""))
+            answered.append(
+                _failed_slot((items[index] or {}).get("id"), status.INPUT_DOES_NOT_EXIST, "")
+            )
             failures.append(f"inputs[{index}] was deleted while it was being patched")
     return _batch_answer(answered, failures)
 
@@ -780,9 +806,7 @@ def delete_inputs(ctx: RequestContext) -> Answer:
     ids: list[str] = body.get("ids") or []
     delete_all = bool(body.get("delete_all"))
     if ids and delete_all:
-        raise ApiError(
-            status.INPUT_INVALID_REQUEST, "send either ids or delete_all, not both"
-        )
+        raise ApiError(status.INPUT_INVALID_REQUEST, "send either ids or delete_all, not both")
     if not ids and not delete_all:
         raise ApiError(
             status.INPUT_INVALID_REQUEST,

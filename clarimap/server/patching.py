@@ -68,9 +68,7 @@ def _merge(old: Any, new: Any, *, id_keyed: bool) -> Any:
         for key, value in new.items():
             if value is None:
                 continue
-            result[key] = _merge(
-                result.get(key), value, id_keyed=id_keyed and key != FREE_FORM_KEY
-            )
+            result[key] = _merge(result.get(key), value, id_keyed=id_keyed and key != FREE_FORM_KEY)
         return result
     if isinstance(old, list) and isinstance(new, list) and new:
         if not id_keyed:

@@ -49,7 +49,8 @@ PENDING_CODES = (
     status.INPUT_DOWNLOAD_IN_PROGRESS,
     status.INPUT_VIDEO_DOWNLOAD_PENDING,
 )
-SUCCESS_CODES = (status.INPUT_DOWNLOAD_SUCCESS, status.INPUT_VIDEO_DOWNLOAD_SUCCESS)
+VIDEO_SUCCESS = status.INPUT_VIDEO_DOWNLOAD_SUCCESS
+SUCCESS_CODES = (status.INPUT_DOWNLOAD_SUCCESS, VIDEO_SUCCESS)
 
 _DOWNLOAD_CHUNK = 64 * 1024
 
@@ -180,9 +181,7 @@ def crop_box(crop: Any, width: int, height: int) -> tuple[int, int, int, int] | 
     if not isinstance(crop, list) or len(crop) != 4:
         return None
     top, left, bottom, right = (float(value) for value in crop)
-    if (top, left, bottom, right) == (0.0, 0.0, 1.0, 1.0) or (top, left, bottom, right) == (
-        0.0, 0.0, 0.0, 0.0,
-    ):
+    if (top, left, bottom, right) in ((0.0, 0.0, 1.0, 1.0), (0.0, 0.0, 0.0, 0.0)):
         return None
     box = (round(left * width), round(top * height), round(right * width), round(bottom * height))
     if box[2] <= box[0] or box[3] <= box[1]:
@@ -329,9 +328,7 @@ class InputProcessor:
         image: Image.Image | None,
     ) -> None:
         """Store the bytes, mark the input processed and run the steps, in one transaction."""
-        code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else (
-            status.INPUT_VIDEO_DOWNLOAD_SUCCESS
-        )
+        code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else VIDEO_SUCCESS
         step_name = ""
         try:
             with self.server.store.transaction() as connection:
@@ -355,8 +352,12 @@ class InputProcessor:
                         step_name = getattr(step, "__qualname__", repr(step))
                         step(connection, seq, app_pk, image)
         except Exception as error:
-            log.error("processing step %s failed on input seq %s\n%s", step_name, seq,
-                      traceback.format_exc())
+            log.error(
+                "processing step %s failed on input seq %s\n%s",
+                step_name,
+                seq,
+                traceback.format_exc(),
+            )
             self._set_status(
                 seq,
                 status.INTERNAL_UNCATEGORIZED,

@@ -56,7 +56,9 @@ class MediaServer:
 @contextmanager
 def media_server(files: dict[str, bytes] | None = None) -> Iterator[MediaServer]:
     """A started :class:`MediaServer` serving the sample photos (``/cat.jpg``...) and ``files``."""
-    served = {f"/{path.name}": path.read_bytes() for path in SAMPLES.glob("*.*") if path.suffix != ".md"}
+    served = {
+        f"/{path.name}": path.read_bytes() for path in SAMPLES.glob("*.*") if path.suffix != ".md"
+    }
     served.update(files or {})
     server = MediaServer(served).start()
     try:

@@ -58,20 +58,41 @@ def test_malformed_json(api: Api, method: str) -> None:
 
 
 def test_a_body_that_is_not_an_object(api: Api) -> None:
-    assert_clear_error(api.call("POST", "inputs", raw=b"[1, 2]"), 400, 11100, "must be a JSON object")
+    assert_clear_error(
+        api.call("POST", "inputs", raw=b"[1, 2]"), 400, 11100, "must be a JSON object"
+    )
 
 
-@pytest.mark.parametrize(("body", "phrase"), [
-    ({"inputs": "cat.jpg"}, "inputs: expected an array"),
-    ({"inputs": [{"data": {"image": {"url": 12}}}]}, "inputs[0].data.image.url: expected a string"),
-    ({"inputs": [{"data": {"image": {"base64": PNG}, "concepts": [{"id": "c", "value": "yes"}]}}]},
-     "inputs[0].data.concepts[0].value: expected a number"),
-    ({"inputs": [{"data": {"image": {"base64": PNG}, "metadata": [1, 2]}}]},
-     "inputs[0].data.metadata: expected an object"),
-    ({"inputs": [{"id": 7, "data": {"image": {"base64": PNG}}}]}, "inputs[0].id: expected a string"),
-    ({"inputs": [{"data": {"image": {"base64": PNG, "allow_duplicate_url": "yes"}}}]},
-     "allow_duplicate_url: expected a boolean"),
-])
+@pytest.mark.parametrize(
+    ("body", "phrase"),
+    [
+        ({"inputs": "cat.jpg"}, "inputs: expected an array"),
+        (
+            {"inputs": [{"data": {"image": {"url": 12}}}]},
+            "inputs[0].data.image.url: expected a string",
+        ),
+        (
+            {
+                "inputs": [
+                    {"data": {"image": {"base64": PNG}, "concepts": [{"id": "c", "value": "yes"}]}}
+                ]
+            },
+            "inputs[0].data.concepts[0].value: expected a number",
+        ),
+        (
+            {"inputs": [{"data": {"image": {"base64": PNG}, "metadata": [1, 2]}}]},
+            "inputs[0].data.metadata: expected an object",
+        ),
+        (
+            {"inputs": [{"id": 7, "data": {"image": {"base64": PNG}}}]},
+            "inputs[0].id: expected a string",
+        ),
+        (
+            {"inputs": [{"data": {"image": {"base64": PNG, "allow_duplicate_url": "yes"}}}]},
+            "allow_duplicate_url: expected a boolean",
+        ),
+    ],
+)
 def test_wrong_types(api: Api, body: dict[str, Any], phrase: str) -> None:
     assert_clear_error(api.post("inputs", body), 400, 11102, phrase)
 
@@ -81,38 +102,56 @@ def test_wrong_types_in_patch_and_delete(api: Api) -> None:
         api.patch("inputs", {"action": 1, "inputs": []}), 400, 11102, "action: expected a string"
     )
     assert_clear_error(api.delete("inputs", {"ids": "a"}), 400, 11102, "ids: expected an array")
-    assert_clear_error(api.delete("inputs", {"delete_all": "yes"}), 400, 11102, "expected a boolean")
+    assert_clear_error(
+        api.delete("inputs", {"delete_all": "yes"}), 400, 11102, "expected a boolean"
+    )
 
 
-@pytest.mark.parametrize(("body", "phrase"), [
-    ({"inputs": [], "colour": "red"}, "colour: unknown field"),
-    ({"inputs": [{"data": {"image": {"base64": PNG, "colour": "red"}}}]},
-     "inputs[0].data.image.colour: unknown field"),
-    ({"inputs": [{"id": "a", "dta": {}}]}, "inputs[0].dta: unknown field"),
-])
+@pytest.mark.parametrize(
+    ("body", "phrase"),
+    [
+        ({"inputs": [], "colour": "red"}, "colour: unknown field"),
+        (
+            {"inputs": [{"data": {"image": {"base64": PNG, "colour": "red"}}}]},
+            "inputs[0].data.image.colour: unknown field",
+        ),
+        ({"inputs": [{"id": "a", "dta": {}}]}, "inputs[0].dta: unknown field"),
+    ],
+)
 def test_unknown_fields(api: Api, body: dict[str, Any], phrase: str) -> None:
     assert_clear_error(api.post("inputs", body), 400, 11102, phrase)
 
 
 def test_unknown_field_in_a_patch(api: Api) -> None:
-    answer = api.patch("inputs", {"action": "merge", "inputs": [{"id": "a", "data": {"metadat": {}}}]})
+    answer = api.patch(
+        "inputs", {"action": "merge", "inputs": [{"id": "a", "data": {"metadat": {}}}]}
+    )
     assert_clear_error(answer, 400, 11102, "inputs[0].data.metadat: unknown field")
 
 
-@pytest.mark.parametrize(("input_id", "phrase"), [
-    ("a/b", "cannot contain '/'"),
-    ("caf\u00e9", "must be ASCII"),
-    ("\u732b", "must be ASCII"),
-    ("x" * 256, "at most 255 characters"),
-    ("with space", "whitespace"),
-])
+@pytest.mark.parametrize(
+    ("input_id", "phrase"),
+    [
+        ("a/b", "cannot contain '/'"),
+        ("caf\u00e9", "must be ASCII"),
+        ("\u732b", "must be ASCII"),
+        ("x" * 256, "at most 255 characters"),
+        ("with space", "whitespace"),
+    ],
+)
 def test_bad_input_ids(api: Api, input_id: str, phrase: str) -> None:
-    item_error(api.post("inputs", one({"image": {"base64": PNG}}, input_id)), 30104, "inputs[0].id", phrase)
+    item_error(
+        api.post("inputs", one({"image": {"base64": PNG}}, input_id)), 30104, "inputs[0].id", phrase
+    )
 
 
 def test_a_bad_id_fails_only_its_item(api: Api) -> None:
-    body = {"inputs": [{"id": "a/b", "data": {"image": {"base64": PNG}}},
-                       {"id": "fine", "data": {"image": {"base64": PNG}}}]}
+    body = {
+        "inputs": [
+            {"id": "a/b", "data": {"image": {"base64": PNG}}},
+            {"id": "fine", "data": {"image": {"base64": PNG}}},
+        ]
+    }
     code, answer = api.post("inputs", body)
     assert code == 200 and answer["status"]["code"] == 10010
     assert [item["status"]["code"] for item in answer["inputs"]] == [30104, 30000]

@@ -53,15 +53,18 @@ def photos() -> Iterator[MediaServer]:
 
 def test_create_from_bytes_answers_the_input_and_get_returns_it(api: Api) -> None:
     sent = b64("cat.jpg")
-    body = create(api, {
-        "id": "cat-1",
-        "data": {
-            "image": {"base64": sent},
-            "concepts": [{"id": "cat"}, {"id": "dog", "value": 0}],
-            "metadata": {"owner": "ana", "n": 1.0},
-            "geo": {"geo_point": {"longitude": -30.5, "latitude": 40.25}},
+    body = create(
+        api,
+        {
+            "id": "cat-1",
+            "data": {
+                "image": {"base64": sent},
+                "concepts": [{"id": "cat"}, {"id": "dog", "value": 0}],
+                "metadata": {"owner": "ana", "n": 1.0},
+                "geo": {"geo_point": {"longitude": -30.5, "latitude": 40.25}},
+            },
         },
-    })
+    )
     [item] = body["inputs"]
     assert item["id"] == "cat-1"
     assert item["status"] == {"code": 30000, "description": "Download complete"}
@@ -99,7 +102,9 @@ def test_create_makes_an_id_when_none_is_given(api: Api) -> None:
 
 
 def test_annotated_concepts_are_created_in_the_app(api: Api) -> None:
-    create(api, image_input("a", concepts=[{"id": "ginger", "name": "Ginger cat"}, {"id": "tabby"}]))
+    create(
+        api, image_input("a", concepts=[{"id": "ginger", "name": "Ginger cat"}, {"id": "tabby"}])
+    )
     with api.server.store.read() as connection:
         rows = dict(connection.execute("SELECT id, name FROM concepts").fetchall())
     assert rows == {"ginger": "Ginger cat", "tabby": "tabby"}
@@ -111,10 +116,15 @@ def test_annotated_concepts_are_created_in_the_app(api: Api) -> None:
 
 
 def test_create_indexes_concepts_metadata_and_geo(api: Api) -> None:
-    create(api, image_input(
-        "indexed", concepts=[{"id": "cat"}], metadata={"a": {"b": "x"}},
-        geo={"geo_point": {"longitude": 2.0, "latitude": 1.0}},
-    ))
+    create(
+        api,
+        image_input(
+            "indexed",
+            concepts=[{"id": "cat"}],
+            metadata={"a": {"b": "x"}},
+            geo={"geo_point": {"longitude": 2.0, "latitude": 1.0}},
+        ),
+    )
     with api.server.store.read() as connection:
         concepts = connection.execute("SELECT concept_id, value FROM input_concepts").fetchall()
         metadata = connection.execute("SELECT path, value FROM input_metadata").fetchall()
@@ -126,9 +136,17 @@ def test_create_indexes_concepts_metadata_and_geo(api: Api) -> None:
 
 def test_a_duplicate_id_fails_its_item_only(api: Api) -> None:
     create(api, image_input("taken"))
-    code, body = api.post("inputs", {"inputs": [
-        image_input("fresh"), image_input("taken"), image_input("twice"), image_input("twice"),
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                image_input("fresh"),
+                image_input("taken"),
+                image_input("twice"),
+                image_input("twice"),
+            ]
+        },
+    )
     assert code == 200
     assert body["status"]["code"] == 10010
     assert body["status"]["description"] == "Mixed Success"
@@ -154,14 +172,22 @@ def test_when_every_item_fails_the_answer_is_400_failure(api: Api) -> None:
 def test_a_duplicate_url_fails_unless_allowed(api: Api, photos: MediaServer) -> None:
     url = photos.url("/cat.jpg")
     create(api, {"id": "first", "data": {"image": {"url": url}}})
-    code, body = api.post("inputs", {"inputs": [
-        {"id": "again", "data": {"image": {"url": url}}},
-        {"id": "allowed", "data": {"image": {"url": url, "allow_duplicate_url": True}}},
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"id": "again", "data": {"image": {"url": url}}},
+                {"id": "allowed", "data": {"image": {"url": url, "allow_duplicate_url": True}}},
+            ]
+        },
+    )
     assert code == 200 and body["status"]["code"] == 10010
     first, second = body["inputs"]
     assert first["status"]["code"] == 30100
-    assert "'first'" in first["status"]["details"] and "allow_duplicate_url" in first["status"]["details"]
+    assert (
+        "'first'" in first["status"]["details"]
+        and "allow_duplicate_url" in first["status"]["details"]
+    )
     assert second["status"]["code"] == 30000
     assert second["data"]["image"]["url"] == url
     assert "base64" not in second["data"]["image"]
@@ -169,9 +195,15 @@ def test_a_duplicate_url_fails_unless_allowed(api: Api, photos: MediaServer) -> 
 
 def test_a_url_repeated_within_a_batch_fails_the_later_item(api: Api, photos: MediaServer) -> None:
     url = photos.url("/coffee.jpg")
-    code, body = api.post("inputs", {"inputs": [
-        {"data": {"image": {"url": url}}}, {"data": {"image": {"url": url}}},
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"data": {"image": {"url": url}}},
+                {"data": {"image": {"url": url}}},
+            ]
+        },
+    )
     assert code == 200 and body["status"]["code"] == 10010
     assert [item["status"]["code"] for item in body["inputs"]] == [30000, 30100]
 
@@ -179,20 +211,51 @@ def test_a_url_repeated_within_a_batch_fails_the_later_item(api: Api, photos: Me
 def test_bad_item_fields_fail_their_item_with_details(api: Api) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"id": "no-media", "data": {"metadata": {"a": 1}}}, "exactly one of image or video"),
-        ({"id": "both", "data": {"image": {"url": "http://127.0.0.1/x.jpg", "base64": tiny_png()}}},
-         "exactly one of url or base64"),
-        ({"id": "value", "data": {"image": {"base64": tiny_png()},
-                                  "concepts": [{"id": "c", "value": 0.5}]}}, "1 (positive) or 0"),
-        ({"id": "concept-id", "data": {"image": {"base64": tiny_png()},
-                                       "concepts": [{"name": "c"}]}}, "needs an id"),
-        ({"id": "crop", "data": {"image": {"base64": tiny_png(), "crop": [0.5, 0, 0.2, 1]}}},
-         "top < bottom"),
-        ({"id": "lat", "data": {"image": {"base64": tiny_png()},
-                                "geo": {"geo_point": {"latitude": 91, "longitude": 0}}}},
-         "latitude must be between -90 and 90"),
-        ({"id": "limit", "data": {"image": {"base64": tiny_png()},
-                                  "geo": {"geo_limit": {"type": "withinMiles", "value": 1}}}},
-         "only a geo_point"),
+        (
+            {
+                "id": "both",
+                "data": {"image": {"url": "http://127.0.0.1/x.jpg", "base64": tiny_png()}},
+            },
+            "exactly one of url or base64",
+        ),
+        (
+            {
+                "id": "value",
+                "data": {"image": {"base64": tiny_png()}, "concepts": [{"id": "c", "value": 0.5}]},
+            },
+            "1 (positive) or 0",
+        ),
+        (
+            {
+                "id": "concept-id",
+                "data": {"image": {"base64": tiny_png()}, "concepts": [{"name": "c"}]},
+            },
+            "needs an id",
+        ),
+        (
+            {"id": "crop", "data": {"image": {"base64": tiny_png(), "crop": [0.5, 0, 0.2, 1]}}},
+            "top < bottom",
+        ),
+        (
+            {
+                "id": "lat",
+                "data": {
+                    "image": {"base64": tiny_png()},
+                    "geo": {"geo_point": {"latitude": 91, "longitude": 0}},
+                },
+            },
+            "latitude must be between -90 and 90",
+        ),
+        (
+            {
+                "id": "limit",
+                "data": {
+                    "image": {"base64": tiny_png()},
+                    "geo": {"geo_limit": {"type": "withinMiles", "value": 1}},
+                },
+            },
+            "only a geo_point",
+        ),
         ({"id": "b64", "data": {"image": {"base64": "not base64 at all!"}}}, "not valid base64"),
         ({"id": "text", "data": {"text": {"raw": "hello"}}}, "text is not supported"),
     ]
@@ -215,10 +278,18 @@ def test_the_crop_is_kept_and_answered(api: Api) -> None:
 
 def test_video_inputs_from_bytes(api: Api) -> None:
     mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(64)
-    code, body = api.post("inputs", {"inputs": [
-        {"id": "clip", "data": {"video": {"base64": base64.b64encode(mp4).decode()}}},
-        {"id": "junk", "data": {"video": {"base64": base64.b64encode(b"hello world").decode()}}},
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"id": "clip", "data": {"video": {"base64": base64.b64encode(mp4).decode()}}},
+                {
+                    "id": "junk",
+                    "data": {"video": {"base64": base64.b64encode(b"hello world").decode()}},
+                },
+            ]
+        },
+    )
     assert code == 200 and body["status"]["code"] == 10010
     clip, junk = body["inputs"]
     assert clip["status"] == {"code": 31000, "description": "Download complete"}
@@ -259,7 +330,9 @@ def test_list_rejects_bad_paging(api: Api) -> None:
 
 def test_list_filters_by_status_code(api: Api) -> None:
     create(api, image_input("good"))
-    api.post("inputs", {"inputs": [{"id": "bad", "data": {"image": {"url": "ftp://example.com/x.jpg"}}}]})
+    api.post(
+        "inputs", {"inputs": [{"id": "bad", "data": {"image": {"url": "ftp://example.com/x.jpg"}}}]}
+    )
     code, body = api.get("inputs", "status.code=30002")
     assert [item["id"] for item in body["inputs"]] == ["bad"]
     code, body = api.get("inputs", "status.code=INPUT_SUCCESS")
@@ -296,15 +369,23 @@ def patch(api: Api, action: str, *items: dict[str, Any]) -> tuple[int, dict[str,
 
 def test_patch_merge_answers_the_full_input_with_30200(api: Api) -> None:
     create(api, image_input("p", concepts=[{"id": "cat"}], metadata={"a": {"b": 1}, "keep": True}))
-    code, body = patch(api, "merge", {"id": "p", "data": {
-        "concepts": [{"id": "cat", "value": 0}, {"id": "dog"}],
-        "metadata": {"a": {"c": 2}},
-    }})
+    code, body = patch(
+        api,
+        "merge",
+        {
+            "id": "p",
+            "data": {
+                "concepts": [{"id": "cat", "value": 0}, {"id": "dog"}],
+                "metadata": {"a": {"c": 2}},
+            },
+        },
+    )
     assert code == 200 and body["status"]["code"] == 10000
     [item] = body["inputs"]
     assert item["status"] == {"code": 30200, "description": "Input modified successfully"}
     assert item["data"]["concepts"] == [
-        {"id": "cat", "name": "cat", "value": 0.0}, {"id": "dog", "name": "dog", "value": 1.0},
+        {"id": "cat", "name": "cat", "value": 0.0},
+        {"id": "dog", "name": "dog", "value": 1.0},
     ]
     assert item["data"]["metadata"] == {"a": {"b": 1, "c": 2}, "keep": True}
     assert "base64" in item["data"]["image"]
@@ -315,12 +396,25 @@ def test_patch_merge_answers_the_full_input_with_30200(api: Api) -> None:
 
 
 def test_patch_remove_examples_of_the_reference(api: Api) -> None:
-    create(api, image_input("r", concepts=[{"id": "cat"}, {"id": "dog"}],
-                            metadata={"k": 1, "a": {"b": 2}, "other": "x"}))
-    code, body = patch(api, "remove", {"id": "r", "data": {
-        "concepts": [{"id": "dog", "value": 1}],
-        "metadata": {"k": True, "a": {"b": True}, "other": "replaced"},
-    }})
+    create(
+        api,
+        image_input(
+            "r",
+            concepts=[{"id": "cat"}, {"id": "dog"}],
+            metadata={"k": 1, "a": {"b": 2}, "other": "x"},
+        ),
+    )
+    code, body = patch(
+        api,
+        "remove",
+        {
+            "id": "r",
+            "data": {
+                "concepts": [{"id": "dog", "value": 1}],
+                "metadata": {"k": True, "a": {"b": True}, "other": "replaced"},
+            },
+        },
+    )
     assert code == 200
     data = body["inputs"][0]["data"]
     assert data["concepts"] == [{"id": "cat", "name": "cat", "value": 1.0}]
@@ -331,8 +425,15 @@ def test_patch_remove_examples_of_the_reference(api: Api) -> None:
 
 
 def test_patch_overwrite_replaces_data_but_keeps_the_image(api: Api) -> None:
-    create(api, image_input("o", concepts=[{"id": "cat"}], metadata={"a": 1},
-                            geo={"geo_point": {"longitude": 1.0, "latitude": 2.0}}))
+    create(
+        api,
+        image_input(
+            "o",
+            concepts=[{"id": "cat"}],
+            metadata={"a": 1},
+            geo={"geo_point": {"longitude": 1.0, "latitude": 2.0}},
+        ),
+    )
     code, body = patch(api, "overwrite", {"id": "o", "data": {"metadata": {"b": 2}}})
     assert code == 200
     data = body["inputs"][0]["data"]
@@ -345,26 +446,39 @@ def test_patch_overwrite_replaces_data_but_keeps_the_image(api: Api) -> None:
 
 def test_patch_of_an_unknown_id_fails_that_item(api: Api) -> None:
     create(api, image_input("known"))
-    code, body = patch(api, "merge", {"id": "known", "data": {"metadata": {"x": 1}}},
-                       {"id": "ghost", "data": {"metadata": {"x": 1}}})
+    code, body = patch(
+        api,
+        "merge",
+        {"id": "known", "data": {"metadata": {"x": 1}}},
+        {"id": "ghost", "data": {"metadata": {"x": 1}}},
+    )
     assert code == 200 and body["status"]["code"] == 10010
     known, ghost = body["inputs"]
     assert known["status"]["code"] == 30200
-    assert ghost == {"id": "ghost", "data": {}, "status": {
-        "code": 30102, "description": "Input does not exist",
-        "details": "inputs[1]: no input with id 'ghost' in this app"}}
+    assert ghost == {
+        "id": "ghost",
+        "data": {},
+        "status": {
+            "code": 30102,
+            "description": "Input does not exist",
+            "details": "inputs[1]: no input with id 'ghost' in this app",
+        },
+    }
     code, body = patch(api, "merge", {"id": "ghost", "data": {"metadata": {"x": 1}}})
     assert code == 400 and body["status"]["code"] == 10020
 
 
 def test_patch_cannot_change_the_image(api: Api) -> None:
     create(api, image_input("img"))
-    code, body = patch(api, "merge", {"id": "img", "data": {"image": {"url": "http://127.0.0.1/x.jpg"}}})
+    code, body = patch(
+        api, "merge", {"id": "img", "data": {"image": {"url": "http://127.0.0.1/x.jpg"}}}
+    )
     assert code == 400
     assert "cannot change an input's image" in body["inputs"][0]["status"]["details"]
     # Repeating the same bytes is fine.
-    code, body = patch(api, "merge", {"id": "img", "data": {"image": {"base64": tiny_png()},
-                                                          "metadata": {"m": 1}}})
+    code, body = patch(
+        api, "merge", {"id": "img", "data": {"image": {"base64": tiny_png()}, "metadata": {"m": 1}}}
+    )
     assert code == 200 and body["inputs"][0]["data"]["metadata"] == {"m": 1}
 
 
@@ -412,7 +526,9 @@ def test_delete_a_list_of_ids_all_or_nothing(api: Api) -> None:
     create(api, *(image_input(name) for name in "abcd"))
     code, body = api.delete("inputs", {"ids": ["a", "zz", "c"]})
     assert code == 404 and body["status"]["code"] == 30102
-    assert "'zz'" in body["status"]["details"] and "nothing was deleted" in body["status"]["details"]
+    assert (
+        "'zz'" in body["status"]["details"] and "nothing was deleted" in body["status"]["details"]
+    )
     assert ids_listed(api) == ["a", "b", "c", "d"]
     code, body = api.delete("inputs", {"ids": ["a", "c"]})
     assert code == 200 and body["status"]["code"] == 10000

@@ -26,14 +26,20 @@ Image.new("RGB", (3, 3), (1, 2, 3)).save(_buffer, format="PNG")
 TINY_PNG = base64.b64encode(_buffer.getvalue()).decode()
 
 _ids = itertools.count()
-fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+fixture_ok = settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 # -- the reference model ------------------------------------------------------------------------
 
 
 def ref_concept(concept: dict[str, Any]) -> dict[str, Any]:
     value = concept.get("value")
-    return {"id": concept["id"], "name": concept["id"], "value": 1.0 if value is None else float(value)}
+    return {
+        "id": concept["id"],
+        "name": concept["id"],
+        "value": 1.0 if value is None else float(value),
+    }
 
 
 def ref_create(data: dict[str, Any]) -> dict[str, Any]:
@@ -141,15 +147,20 @@ def comparable(data: dict[str, Any]) -> str:
 
 KEYS = st.sampled_from(["a", "b", "c", "k", "id"])
 SCALARS = st.one_of(
-    st.integers(-5, 5), st.sampled_from([0.5, -2.25, 1e3]), st.booleans(), st.text("xyz", max_size=3),
+    st.integers(-5, 5),
+    st.sampled_from([0.5, -2.25, 1e3]),
+    st.booleans(),
+    st.text("xyz", max_size=3),
 )
 JSON_VALUES = st.recursive(
     SCALARS,
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(KEYS, inner, max_size=3),
-        st.lists(st.fixed_dictionaries({"id": st.sampled_from(["p", "q"]), "v": st.integers(0, 3)}),
-                 max_size=2),
+        st.lists(
+            st.fixed_dictionaries({"id": st.sampled_from(["p", "q"]), "v": st.integers(0, 3)}),
+            max_size=2,
+        ),
     ),
     max_leaves=8,
 )
@@ -160,48 +171,63 @@ CONCEPT_IDS = st.sampled_from(["cat", "dog", "fox", "owl"])
 def concept(values: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
     return st.builds(
         lambda cid, value: {"id": cid} if value is None else {"id": cid, "value": value},
-        CONCEPT_IDS, values,
+        CONCEPT_IDS,
+        values,
     )
 
 
 VALUE = st.sampled_from([None, 0, 1, 1.0, 0.0])
 GEO = st.builds(
     lambda lon, lat: {"geo_point": {"longitude": float(lon), "latitude": float(lat)}},
-    st.integers(-180, 180), st.integers(-90, 90),
+    st.integers(-180, 180),
+    st.integers(-90, 90),
 )
-STATE = st.fixed_dictionaries({}, optional={
-    "concepts": st.lists(concept(VALUE), max_size=4, unique_by=lambda c: c["id"]),
-    "metadata": METADATA,
-    "geo": GEO,
-})
+STATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "concepts": st.lists(concept(VALUE), max_size=4, unique_by=lambda c: c["id"]),
+        "metadata": METADATA,
+        "geo": GEO,
+    },
+)
 
 MERGE_VALUES = st.recursive(
     st.one_of(SCALARS, st.none()),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
     max_leaves=8,
 )
-MERGE_PATCH = st.fixed_dictionaries({}, optional={
-    "concepts": st.one_of(st.none(), st.lists(concept(VALUE), max_size=4)),
-    "metadata": st.one_of(st.none(), st.dictionaries(KEYS, MERGE_VALUES, max_size=4)),
-    "geo": st.one_of(st.none(), GEO),
-})
+MERGE_PATCH = st.fixed_dictionaries(
+    {},
+    optional={
+        "concepts": st.one_of(st.none(), st.lists(concept(VALUE), max_size=4)),
+        "metadata": st.one_of(st.none(), st.dictionaries(KEYS, MERGE_VALUES, max_size=4)),
+        "geo": st.one_of(st.none(), GEO),
+    },
+)
 REMOVE_VALUES = st.recursive(
     st.one_of(st.just(True), st.just(True), st.none(), SCALARS, st.lists(SCALARS, max_size=2)),
     lambda inner: st.dictionaries(KEYS, inner, max_size=3),
     max_leaves=8,
 )
-REMOVE_PATCH = st.fixed_dictionaries({}, optional={
-    "concepts": st.lists(concept(VALUE), max_size=4),
-    "metadata": st.one_of(st.none(), st.dictionaries(KEYS, REMOVE_VALUES, max_size=4)),
-    "geo": st.one_of(st.none(), st.builds(
-        lambda lat: {"geo_point": {"latitude": float(lat)}}, st.integers(-90, 90)
-    )),
-})
-OVERWRITE_PATCH = st.fixed_dictionaries({}, optional={
-    "concepts": st.lists(concept(VALUE), max_size=4),
-    "metadata": st.one_of(st.none(), METADATA),
-    "geo": st.one_of(st.none(), GEO),
-})
+REMOVE_PATCH = st.fixed_dictionaries(
+    {},
+    optional={
+        "concepts": st.lists(concept(VALUE), max_size=4),
+        "metadata": st.one_of(st.none(), st.dictionaries(KEYS, REMOVE_VALUES, max_size=4)),
+        "geo": st.one_of(
+            st.none(),
+            st.builds(lambda lat: {"geo_point": {"latitude": float(lat)}}, st.integers(-90, 90)),
+        ),
+    },
+)
+OVERWRITE_PATCH = st.fixed_dictionaries(
+    {},
+    optional={
+        "concepts": st.lists(concept(VALUE), max_size=4),
+        "metadata": st.one_of(st.none(), METADATA),
+        "geo": st.one_of(st.none(), GEO),
+    },
+)
 PATCHES = {"merge": MERGE_PATCH, "remove": REMOVE_PATCH, "overwrite": OVERWRITE_PATCH}
 ACTION_AND_PATCH = st.sampled_from(sorted(PATCHES)).flatmap(
     lambda action: st.tuples(st.just(action), PATCHES[action])
@@ -212,16 +238,20 @@ ACTION_AND_PATCH = st.sampled_from(sorted(PATCHES)).flatmap(
 
 def create_input(api: Api, state: dict[str, Any]) -> str:
     input_id = f"prop-{next(_ids)}"
-    code, body = api.post("inputs", {"inputs": [
-        {"id": input_id, "data": {"image": {"base64": TINY_PNG}, **state}}
-    ]})
+    code, body = api.post(
+        "inputs", {"inputs": [{"id": input_id, "data": {"image": {"base64": TINY_PNG}, **state}}]}
+    )
     assert code == 200, body
     assert comparable(body["inputs"][0]["data"]) == comparable(ref_create(state))
     return input_id
 
 
-def check_patch(api: Api, input_id: str, action: str, patch: dict[str, Any], expected: dict[str, Any]) -> None:
-    code, body = api.patch("inputs", {"action": action, "inputs": [{"id": input_id, "data": patch}]})
+def check_patch(
+    api: Api, input_id: str, action: str, patch: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    code, body = api.patch(
+        "inputs", {"action": action, "inputs": [{"id": input_id, "data": patch}]}
+    )
     assert code == 200, body
     [item] = body["inputs"]
     assert item["status"]["code"] == 30200
@@ -233,21 +263,27 @@ def check_patch(api: Api, input_id: str, action: str, patch: dict[str, Any], exp
 
 @fixture_ok
 @given(state=STATE, patch=MERGE_PATCH)
-def test_merge_matches_the_reference(api: Api, state: dict[str, Any], patch: dict[str, Any]) -> None:
+def test_merge_matches_the_reference(
+    api: Api, state: dict[str, Any], patch: dict[str, Any]
+) -> None:
     input_id = create_input(api, state)
     check_patch(api, input_id, "merge", patch, ref_merge(ref_create(state), patch))
 
 
 @fixture_ok
 @given(state=STATE, patch=REMOVE_PATCH)
-def test_remove_matches_the_reference(api: Api, state: dict[str, Any], patch: dict[str, Any]) -> None:
+def test_remove_matches_the_reference(
+    api: Api, state: dict[str, Any], patch: dict[str, Any]
+) -> None:
     input_id = create_input(api, state)
     check_patch(api, input_id, "remove", patch, ref_remove(ref_create(state), patch))
 
 
 @fixture_ok
 @given(state=STATE, patch=OVERWRITE_PATCH)
-def test_overwrite_matches_the_reference(api: Api, state: dict[str, Any], patch: dict[str, Any]) -> None:
+def test_overwrite_matches_the_reference(
+    api: Api, state: dict[str, Any], patch: dict[str, Any]
+) -> None:
     input_id = create_input(api, state)
     check_patch(api, input_id, "overwrite", patch, ref_overwrite(ref_create(state), patch))
 
@@ -266,7 +302,9 @@ def test_a_sequence_of_patches_matches_the_reference(
 
 @fixture_ok
 @given(state=STATE, patch=REMOVE_PATCH)
-def test_the_search_index_follows_every_patch(api: Api, state: dict[str, Any], patch: dict[str, Any]) -> None:
+def test_the_search_index_follows_every_patch(
+    api: Api, state: dict[str, Any], patch: dict[str, Any]
+) -> None:
     input_id = create_input(api, state)
     expected = ref_remove(ref_create(state), patch)
     api.patch("inputs", {"action": "remove", "inputs": [{"id": input_id, "data": patch}]})

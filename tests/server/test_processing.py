@@ -34,13 +34,15 @@ def png_bytes(size: tuple[int, int] = (40, 20)) -> bytes:
 @pytest.fixture
 def served() -> Iterator[MediaServer]:
     cat = (SAMPLES / "cat.jpg").read_bytes()
-    with media_server({
-        "/junk.jpg": b"this is not an image, whatever its name says",
-        "/truncated.jpg": cat[: len(cat) // 3],
-        "/clip.mp4": MP4,
-        "/notes.mp4": b"plain text pretending to be a video",
-        "/wide.png": png_bytes((40, 20)),
-    }) as server:
+    with media_server(
+        {
+            "/junk.jpg": b"this is not an image, whatever its name says",
+            "/truncated.jpg": cat[: len(cat) // 3],
+            "/clip.mp4": MP4,
+            "/notes.mp4": b"plain text pretending to be a video",
+            "/wide.png": png_bytes((40, 20)),
+        }
+    ) as server:
         yield server
 
 
@@ -66,7 +68,10 @@ def test_a_url_is_downloaded_and_its_bytes_kept(api: Api, served: MediaServer) -
     assert "base64" not in item["data"]["image"]
     with Image.open(SAMPLES / "horse.png") as horse:
         size = horse.size
-    assert (item["data"]["image"]["image_info"]["width"], item["data"]["image"]["image_info"]["height"]) == size
+    assert (
+        item["data"]["image"]["image_info"]["width"],
+        item["data"]["image"]["image_info"]["height"],
+    ) == size
     blob = stored_blob(api)
     assert blob is not None
     assert blob["bytes"] == (SAMPLES / "horse.png").read_bytes()
@@ -105,7 +110,9 @@ def test_only_http_and_https_urls_are_downloaded(api: Api, url: str) -> None:
     assert "only http and https URLs can be downloaded" in status["details"]
 
 
-def test_downloaded_bytes_that_are_not_an_image_fail_with_30101(api: Api, served: MediaServer) -> None:
+def test_downloaded_bytes_that_are_not_an_image_fail_with_30101(
+    api: Api, served: MediaServer
+) -> None:
     code, body = add(api, served.url("/junk.jpg"))
     assert code == 400
     status = body["inputs"][0]["status"]
@@ -132,11 +139,16 @@ def test_the_download_size_cap(api: Api, served: MediaServer) -> None:
 
 
 def test_video_urls_are_checked_by_container(api: Api, served: MediaServer) -> None:
-    code, body = api.post("inputs", {"inputs": [
-        {"id": "clip", "data": {"video": {"url": served.url("/clip.mp4")}}},
-        {"id": "notes", "data": {"video": {"url": served.url("/notes.mp4")}}},
-        {"id": "gone", "data": {"video": {"url": served.url("/gone.mp4")}}},
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"id": "clip", "data": {"video": {"url": served.url("/clip.mp4")}}},
+                {"id": "notes", "data": {"video": {"url": served.url("/notes.mp4")}}},
+                {"id": "gone", "data": {"video": {"url": served.url("/gone.mp4")}}},
+            ]
+        },
+    )
     assert code == 200 and body["status"]["code"] == 10010
     assert [item["status"]["code"] for item in body["inputs"]] == [31000, 31101, 31002]
     with api.server.store.read() as connection:
@@ -144,7 +156,9 @@ def test_video_urls_are_checked_by_container(api: Api, served: MediaServer) -> N
     assert [row[0] for row in formats] == ["mp4"]
 
 
-def test_processing_steps_run_in_the_transaction_with_the_cropped_image(api: Api, served: MediaServer) -> None:
+def test_processing_steps_run_in_the_transaction_with_the_cropped_image(
+    api: Api, served: MediaServer
+) -> None:
     calls: list[tuple[int, int, tuple[int, int], str]] = []
 
     def record(connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image) -> None:
@@ -158,7 +172,12 @@ def test_processing_steps_run_in_the_transaction_with_the_cropped_image(api: Api
     assert code == 200 and body["inputs"][0]["status"]["code"] == 30000
     with api.server.store.read() as connection:
         seq, app_pk = connection.execute("SELECT seq, app FROM inputs").fetchone()
-        assert connection.execute("SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'").fetchone()[0] == 1
+        assert (
+            connection.execute(
+                "SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'"
+            ).fetchone()[0]
+            == 1
+        )
     assert calls == [(seq, app_pk, (20, 20), "RGB")]
     # The image_info keeps the size of the whole image.
     assert body["inputs"][0]["data"]["image"]["image_info"]["width"] == 40
@@ -172,15 +191,25 @@ def test_a_failing_step_fails_the_input_and_rolls_back(api: Api) -> None:
         raise RuntimeError("model weights missing")
 
     api.server.processing_steps.append(broken)
-    code, body = api.post("inputs", {"inputs": [
-        {"id": "x", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
-    ]})
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"id": "x", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+            ]
+        },
+    )
     assert code == 400
     status = body["inputs"][0]["status"]
     assert status["code"] == 99009
     assert "broken" in status["details"] and "model weights missing" in status["details"]
     with api.server.store.read() as connection:
-        assert connection.execute("SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'").fetchone()[0] == 0
+        assert (
+            connection.execute(
+                "SELECT COUNT(*) FROM input_embeddings WHERE model_id = 'test'"
+            ).fetchone()[0]
+            == 0
+        )
     code, counts = api.get("inputs/status")
     assert counts["counts"]["errors"] == 1
 
@@ -189,19 +218,31 @@ def test_the_background_worker_processes_after_answering(served: MediaServer) ->
     server = create_app(":memory:", background=True)
     session = local_session("local://:memory:", app=server)
     try:
-        response = session.post("local://:memory:/v2/inputs", json={"inputs": [
-            {"id": "ok", "data": {"image": {"url": served.url("/cat.jpg")}}},
-            {"id": "bad", "data": {"image": {"url": closed_port_url()}}},
-            {"id": "bytes", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}},
-        ]})
+        response = session.post(
+            "local://:memory:/v2/inputs",
+            json={
+                "inputs": [
+                    {"id": "ok", "data": {"image": {"url": served.url("/cat.jpg")}}},
+                    {"id": "bad", "data": {"image": {"url": closed_port_url()}}},
+                    {
+                        "id": "bytes",
+                        "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}},
+                    },
+                ]
+            },
+        )
         body = response.json()
         # Created: every item succeeded; the processing comes later.
         assert response.status_code == 200 and body["status"]["code"] == 10000
-        assert all(item["status"]["code"] in (30001, 30003, 30000, 30002) for item in body["inputs"])
+        assert all(
+            item["status"]["code"] in (30001, 30003, 30000, 30002) for item in body["inputs"]
+        )
         assert server.processor.wait_idle(timeout=60)
         listed = session.get("local://:memory:/v2/inputs").json()["inputs"]
         assert {item["id"]: item["status"]["code"] for item in listed} == {
-            "ok": 30000, "bad": 30002, "bytes": 30000,
+            "ok": 30000,
+            "bad": 30002,
+            "bytes": 30000,
         }
         counts = session.get("local://:memory:/v2/inputs/status").json()["counts"]
         assert counts == {"processed": 2, "to_process": 0, "errors": 1, "processing": 0}
@@ -215,9 +256,14 @@ def test_inputs_left_pending_are_processed_after_a_restart(tmp_path: Path, left_
     database = tmp_path / "inputs.db"
     server = create_app(str(database), background=False)
     session = local_session(f"local://{database}", app=server)
-    session.post(f"local://{database}/v2/inputs", json={"inputs": [
-        {"id": "a", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
-    ]})
+    session.post(
+        f"local://{database}/v2/inputs",
+        json={
+            "inputs": [
+                {"id": "a", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+            ]
+        },
+    )
     session.close()
     with server.store.transaction() as connection:  # as if the server died mid-processing
         connection.execute("UPDATE inputs SET status_code = ?", (left_code,))
