@@ -22,7 +22,8 @@ Decisions where the reference leaves a choice:
   (width, height, format), as the current API does.
 * ``PATCH`` without ``inputs`` answers 400 (``39999``) saying so; an unknown id fails its item
   (``30102``). ``DELETE /v2/inputs`` with ids of which some are unknown deletes nothing and
-  answers 404 (``30102``) listing them.
+  answers 404 (``30102``) listing them. ``GET /v2/inputs`` filters by ``status.code`` (number or
+  enum name) but refuses the ``ids`` filter (400) rather than answer a partial list.
 
 Other modules load stored inputs in their wire form with :func:`load_inputs`.
 """
@@ -599,6 +600,14 @@ def list_inputs(ctx: RequestContext) -> Answer:
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
     conditions = "i.app = ?"
     parameters: list[Any] = [app_pk]
+    if ctx.query.get("ids"):
+        # The query string reaches handlers as a dict (one value a key), so a repeated ``ids``
+        # would silently lose values: refuse it rather than answer a partial list.
+        raise ApiError(
+            status.INPUT_INVALID_REQUEST,
+            "the ids filter of GET /v2/inputs is not supported by the local server; get each "
+            "input with GET /v2/inputs/{id}, or search by id with POST /v2/inputs/searches",
+        )
     status_text = ctx.query.get("status.code")
     if status_text:
         conditions += " AND i.status_code = ?"
