@@ -108,7 +108,13 @@ class ServerApp:
     def handle(self, environ: dict[str, Any]) -> Answer:
         method = environ.get("REQUEST_METHOD", "GET").upper()
         raw_path = _raw_path(environ)
-        parts = [unquote(part, errors="strict") for part in raw_path.strip("/").split("/")]
+        try:
+            parts = [unquote(part, errors="strict") for part in raw_path.strip("/").split("/")]
+        except UnicodeDecodeError:
+            raise ApiError(
+                status.CONN_BAD_REQUEST_FORMAT,
+                f"the path {raw_path!r} is not valid percent-encoded UTF-8",
+            ) from None
         if not parts or parts[0] != "v2":
             raise ApiError(
                 status.CONN_DOES_NOT_EXIST, f"no route {raw_path!r}: paths start with /v2/"

@@ -49,6 +49,7 @@ class Answer:
 
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_PAGE = 10_000_000  # keeps page * per_page inside SQLite's OFFSET range
 
 
 @attrs.define
@@ -141,8 +142,10 @@ def parse_pagination(
         page_number = 1
     if size == 0:
         size = default_per_page
-    if page_number < 0:
-        raise ApiError(status.CONN_INVALID_REQUEST, f"page must be 1 or more, got {page_number}")
+    if page_number < 0 or page_number > MAX_PAGE:
+        raise ApiError(
+            status.CONN_INVALID_REQUEST, f"page must be between 1 and {MAX_PAGE}, got {page_number}"
+        )
     if size < 0 or size > max_per_page:
         raise ApiError(
             status.CONN_INVALID_REQUEST,

@@ -154,6 +154,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (app, id)
     );
     """,
+    # version 2: lists of an app's inputs walk this index in insertion order instead of sorting
+    """
+    CREATE INDEX inputs_by_app_seq ON inputs (app, seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

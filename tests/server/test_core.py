@@ -203,3 +203,29 @@ def test_metadata_leaves_use_canonical_numbers() -> None:
         '["e"]': '"x"',
     }
     assert canonical_json({"b": 2, "a": False}) == '{"a":false,"b":2.0}'
+
+
+def test_bad_percent_encoding_is_a_400(api: Api) -> None:
+    code, body = api.get("models/%FF")
+    assert code == 400
+    assert "percent-encoded" in body["status"]["details"]
+
+
+def test_a_huge_page_number_is_refused(api: Api) -> None:
+    code, body = api.get("inputs", "page=99999999999&per_page=1000")
+    assert code == 400
+    assert "page must be between" in body["status"]["details"]
+
+
+def test_listing_inputs_uses_the_app_seq_index() -> None:
+    store = Store.open()
+    with store.read() as connection:
+        plan = " ".join(
+            str(tuple(row))
+            for row in connection.execute(
+                "EXPLAIN QUERY PLAN SELECT seq FROM inputs WHERE app = 1 ORDER BY seq LIMIT 10"
+            )
+        )
+    store.close()
+    assert "inputs_by_app_seq" in plan
+    assert "TEMP B-TREE" not in plan
