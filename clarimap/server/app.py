@@ -265,8 +265,8 @@ def create_app(
         api_inputs,
         api_models,
         api_predict,
-        api_training,
         api_search,
+        api_training,
         api_workflows,
         modelzoo,
     )
