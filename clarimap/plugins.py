@@ -7,9 +7,9 @@ skips them all (``CLARIMAP_DISABLE_PLUGINS=name1,name2`` skips those entry-point
 After loading, the manager calls ``check_pending()``, so an implementation of a hook that does
 not exist is an error at start, not a silent no-op.
 
-Hooks are called through :meth:`ClarimapPluginManager.call_first` and
-:meth:`ClarimapPluginManager.call_each`, which check each result's type and turn a plugin's
-unexpected exception into a :class:`PluginError` naming the plugin and the hook.
+Hooks are called through :meth:`ClarimapPluginManager.call_first` (which checks the answer's
+type) and :meth:`ClarimapPluginManager.call_each`; both turn a plugin's unexpected exception
+into a :class:`PluginError` naming the plugin and the hook.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from clarimap import hookspecs
 from clarimap.errors import ClarimapError, PluginError
 
 __all__ = [
+    "DISABLE_ENV_VAR",
     "ENTRY_POINT_GROUP",
     "ClarimapPluginManager",
+    "ModelRegister",
     "PluginError",
     "PluginInfo",
     "get_plugin_manager",
