@@ -273,4 +273,5 @@ def create_app(
 
     server = ServerApp(Store.open(database), api_keys=api_keys, background=background, **options)
     modelzoo.install(server)  # the runnable models; the general ones become the base models
+    server.processor.start()  # resumes inputs a previous run left pending
     return server

@@ -49,7 +49,7 @@ class Answer:
 
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
-MAX_PAGE = 10_000_000  # keeps page * per_page inside SQLite's OFFSET range
+MAX_PAGE = 2**62 // 1000  # keeps (page - 1) * per_page inside SQLite's OFFSET range
 
 
 @attrs.define
@@ -142,10 +142,11 @@ def parse_pagination(
         page_number = 1
     if size == 0:
         size = default_per_page
-    if page_number < 0 or page_number > MAX_PAGE:
-        raise ApiError(
-            status.CONN_INVALID_REQUEST, f"page must be between 1 and {MAX_PAGE}, got {page_number}"
-        )
+    if page_number < 0:
+        raise ApiError(status.CONN_INVALID_REQUEST, f"page must be 1 or more, got {page_number}")
+    # A page far past the end is an empty page, like any page past the end; clamping keeps
+    # (page - 1) * per_page inside SQLite's 64-bit OFFSET.
+    page_number = min(page_number, MAX_PAGE)
     if size < 0 or size > max_per_page:
         raise ApiError(
             status.CONN_INVALID_REQUEST,
