@@ -286,6 +286,47 @@ def edit_with_session(ctx: DemoContext) -> None:
             raise DemoStepFailed(f"expected one PATCH per 128 photos, sent {calls}")
 
 
+@demo_step("Search: by concept, metadata, geo and visual similarity")
+def search_photos(ctx: DemoContext) -> None:
+    """Run lazy clarimap queries against the search endpoint (POST /v2/inputs/searches)."""
+    import clarimap
+    from clarimap import Input
+    from clarimap.entities import GeoLimit, GeoPoint
+    from clarimap.query import fields
+
+    def expect(what: str, found: list[str], wanted: list[str]) -> None:
+        ctx.say(f"  {what:<44} -> {', '.join(found) or '(none)'}")
+        if found != wanted:
+            raise DemoStepFailed(f"{what}: expected {wanted}, the server found {found}")
+
+    with clarimap.connect(ctx.base_url, local_app=ctx.server) as session:
+        photos = session.query(Input)
+        space = [i.id for i in photos.where(concept="space")]
+        expect('where(concept="space")', sorted(space), ["astronaut", "galaxies", "rocket"])
+        animals = photos.where(concept="animal").where(metadata={"album": "samples"})
+        expect('... concept="animal", metadata album', sorted(i.id for i in animals), ["cat", "horse"])
+        places = {"cat": (2.35, 48.86), "coffee": (2.29, 48.86), "rocket": (-80.6, 28.6)}
+        for input_id, (longitude, latitude) in places.items():
+            photo = session.get(Input, input_id)
+            if photo is not None:
+                photo.geo = GeoPoint(longitude, latitude)  # tracked; the query autoflushes
+        near_paris = photos.where(near=GeoPoint(2.35, 48.86), within=GeoLimit(10, "kilometers"))
+        expect("within 10 km of Paris", sorted(i.id for i in near_paris), ["cat", "coffee"])
+        f = fields(Input)
+        not_space = photos.where(f.geo.within(GeoPoint(0, 0), GeoLimit(180, "degrees")))
+        not_space = not_space.where(~f.concepts.contains("space"))
+        expect("has geo, not space (~ expression)", sorted(i.id for i in not_space), ["cat", "coffee"])
+        hits = list(photos.similar_to(input_id="rocket").limit(3).hits())
+        ctx.say(
+            "  similar_to(input_id='rocket')                -> "
+            + ", ".join(f"{hit.item.id} {hit.score:.3f}" for hit in hits)
+        )
+        # the photo itself (and the copy uploaded from a data: URI) score 1.0
+        if "rocket" not in [hit.item.id for hit in hits] or hits[0].score < 0.999:
+            raise DemoStepFailed("visual search did not rank the rocket photo top for itself")
+        ctx.say(f"  total photos (query.count, only_count)       -> {photos.count()}")
+
+
 @demo_step("Delete one photo")
 def delete_photo(ctx: DemoContext) -> None:
     """Delete one input by id."""
@@ -312,6 +353,7 @@ STEPS: list[DemoStep] = [
     list_photos,
     patch_metadata,
     edit_with_session,
+    search_photos,
     delete_photo,
     list_photos_again,
 ]
