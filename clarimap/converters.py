@@ -23,33 +23,51 @@ from __future__ import annotations
 import base64
 import datetime
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import cattrs
 
 from clarimap.entities import (
+    BinaryMetrics,
     BoundingBox,
+    Color,
     Concept,
     ConceptAnnotation,
+    ConfusionCell,
+    DetectedRegion,
+    Embedding,
+    EvaluationMetrics,
+    Face,
+    FeedbackInfo,
+    Frame,
     GeoBox,
     GeoLimit,
     GeoPoint,
     Image,
     Input,
+    MetricsSummary,
     Model,
     ModelVersion,
+    PrecisionRecallCurve,
+    PredictedConcept,
+    Prediction,
     Region,
+    RocCurve,
     Status,
     Video,
     Workflow,
     WorkflowNode,
+    WorkflowResult,
 )
 
 __all__ = [
     "converter",
+    "feedback_input",
     "format_timestamp",
     "parse_timestamp",
+    "predict_input",
+    "predict_output_config",
     "struct_to_wire",
     "structure",
     "unstructure",
@@ -472,6 +490,223 @@ def _structure_workflow(wire: Mapping[str, Any], _: Any = None) -> Workflow:
     )
 
 
+# -- predictions, evaluations, feedback (read from answers; the requests are built here too) -----
+
+
+def _structure_predicted_concept(wire: Mapping[str, Any], _: Any = None) -> PredictedConcept:
+    return PredictedConcept(
+        id=wire["id"],
+        value=float(wire.get("value") or 0.0),
+        name=wire.get("name") or None,
+        app_id=wire.get("app_id") or None,
+    )
+
+
+def _predicted_concepts(items: Any) -> tuple[PredictedConcept, ...]:
+    return tuple(_structure_predicted_concept(item) for item in items or ())
+
+
+def _structure_color(wire: Mapping[str, Any], _: Any = None) -> Color:
+    w3c = wire.get("w3c") or {}
+    return Color(
+        raw_hex=wire.get("raw_hex") or "",
+        w3c_hex=w3c.get("hex") or "",
+        w3c_name=w3c.get("name") or "",
+        value=float(wire.get("value") or 0.0),
+    )
+
+
+def _structure_embedding(wire: Mapping[str, Any], _: Any = None) -> Embedding:
+    return Embedding(tuple(float(x) for x in wire.get("vector") or ()))
+
+
+_FACE_PARTS = ("identity", "age_appearance", "gender_appearance", "multicultural_appearance")
+
+
+def _structure_face(wire: Mapping[str, Any], _: Any = None) -> Face:
+    return Face(
+        **{part: _predicted_concepts((wire.get(part) or {}).get("concepts")) for part in _FACE_PARTS}
+    )
+
+
+def _structure_detected_region(wire: Mapping[str, Any], _: Any = None) -> DetectedRegion:
+    info = wire.get("region_info") or {}
+    box = info.get("bounding_box")
+    data = wire.get("data") or {}
+    face = data.get("face")
+    value = wire.get("value")
+    return DetectedRegion(
+        id=wire.get("id") or "",
+        bounding_box=None if box is None else _structure_bounding_box(box),
+        value=None if value is None else float(value),
+        concepts=_predicted_concepts(data.get("concepts")),
+        face=None if face is None else _structure_face(face),
+    )
+
+
+def _prediction_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a prediction (or a frame) has in common, from an output's ``data``."""
+    return {
+        "concepts": _predicted_concepts(data.get("concepts")),
+        "colors": tuple(_structure_color(c) for c in data.get("colors") or ()),
+        "regions": tuple(_structure_detected_region(r) for r in data.get("regions") or ()),
+        "embeddings": tuple(_structure_embedding(e) for e in data.get("embeddings") or ()),
+    }
+
+
+def _structure_frame(wire: Mapping[str, Any], _: Any = None) -> Frame:
+    info = wire.get("frame_info") or {}
+    return Frame(
+        index=int(info.get("index") or 0),
+        time=int(info.get("time") or 0),
+        **_prediction_fields(wire.get("data") or {}),
+    )
+
+
+def _structure_prediction(wire: Mapping[str, Any], _: Any = None) -> Prediction:
+    data = wire.get("data") or {}
+    model = wire.get("model") or {}
+    return Prediction(
+        input_id=(wire.get("input") or {}).get("id") or "",
+        status=_structure_status(wire.get("status") or {"code": 10000}),
+        frames=tuple(_structure_frame(f) for f in data.get("frames") or ()),
+        model_id=model.get("id") or None,
+        model_version_id=(model.get("model_version") or {}).get("id") or None,
+        output_id=wire.get("id") or None,
+        **_prediction_fields(data),
+    )
+
+
+def _structure_workflow_result(wire: Mapping[str, Any], _: Any = None) -> WorkflowResult:
+    return WorkflowResult(
+        input_id=(wire.get("input") or {}).get("id") or "",
+        status=_structure_status(wire.get("status") or {"code": 10000}),
+        outputs=tuple(_structure_prediction(o) for o in wire.get("outputs") or ()),
+    )
+
+
+def _floats(items: Any) -> tuple[float, ...]:
+    return tuple(float(x) for x in items or ())
+
+
+def _structure_binary_metrics(wire: Mapping[str, Any], _: Any = None) -> BinaryMetrics:
+    concept = wire.get("concept") or {}
+    roc = wire.get("roc_curve") or {}
+    pr = wire.get("precision_recall_curve") or {}
+    return BinaryMetrics(
+        concept_id=concept.get("id") or "",
+        concept_name=concept.get("name") or None,
+        num_pos=int(wire.get("num_pos") or 0),
+        num_neg=int(wire.get("num_neg") or 0),
+        num_tot=int(wire.get("num_tot") or 0),
+        roc_auc=float(wire.get("roc_auc") or 0.0),
+        f1=float(wire.get("f1") or 0.0),
+        roc_curve=RocCurve(_floats(roc.get("fpr")), _floats(roc.get("tpr")),
+                           _floats(roc.get("thresholds"))),
+        precision_recall_curve=PrecisionRecallCurve(
+            _floats(pr.get("recall")), _floats(pr.get("precision")), _floats(pr.get("thresholds"))
+        ),
+    )
+
+
+_SUMMARY_FIELDS = tuple(field.name for field in MetricsSummary.__attrs_attrs__)
+
+
+def _structure_metrics(wire: Mapping[str, Any], _: Any = None) -> EvaluationMetrics:
+    summary = wire.get("summary") or {}
+    confusion = wire.get("confusion_matrix") or {}
+    counts = (wire.get("label_counts") or {}).get("positive_label_counts") or ()
+    return EvaluationMetrics(
+        status=_structure_status(wire.get("status") or {"code": 0}),
+        summary=MetricsSummary(
+            **{name: float(summary.get(name) or 0.0) for name in _SUMMARY_FIELDS}
+        ),
+        binary_metrics=tuple(_structure_binary_metrics(b) for b in wire.get("binary_metrics") or ()),
+        confusion_matrix=tuple(
+            ConfusionCell(cell.get("predicted") or "", cell.get("actual") or "",
+                          float(cell.get("value") or 0.0))
+            for cell in confusion.get("matrix") or ()
+        ),
+        concept_ids=tuple(confusion.get("concept_ids") or ()),
+        positive_label_counts={
+            item.get("concept_name") or "": int(item.get("count") or 0) for item in counts
+        },
+    )
+
+
+def _unstructure_feedback_info(info: FeedbackInfo) -> JSON:
+    wire: JSON = {"event_type": info.event_type}
+    for name in ("end_user_id", "session_id", "output_id", "search_id"):
+        value = getattr(info, name)
+        if value:
+            wire[name] = value
+    return wire
+
+
+def _structure_feedback_info(wire: Mapping[str, Any], _: Any = None) -> FeedbackInfo:
+    return FeedbackInfo(
+        end_user_id=wire.get("end_user_id") or None,
+        session_id=wire.get("session_id") or None,
+        event_type=wire.get("event_type") or "undefined",
+        output_id=wire.get("output_id") or None,
+        search_id=wire.get("search_id") or None,
+    )
+
+
+def predict_input(entity: Input, *, by_id: bool = False) -> JSON:
+    """An input of a predict request: its id and media, or (``by_id``) its id alone."""
+    if by_id:
+        return {"id": entity.id}
+    data: JSON = {}
+    if entity.image is not None:
+        data["image"] = _unstructure_media(entity.image)
+    if entity.video is not None:
+        data["video"] = _unstructure_media(entity.video)
+    return {"id": entity.id, "data": data}
+
+
+def predict_output_config(
+    *,
+    min_value: float | None = None,
+    max_concepts: int | None = None,
+    select_concepts: Sequence[str] = (),
+    language: str | None = None,
+    sample_ms: int | None = None,
+) -> JSON:
+    """The ``output_config`` of a predict request (only the options that are set)."""
+    config: JSON = {}
+    if min_value is not None:
+        config["min_value"] = float(min_value)
+    if max_concepts:
+        config["max_concepts"] = int(max_concepts)
+    if select_concepts:
+        config["select_concepts"] = [{"id": concept_id} for concept_id in select_concepts]
+    if language:
+        config["language"] = language
+    if sample_ms:
+        config["sample_ms"] = int(sample_ms)
+    return config
+
+
+def feedback_input(
+    entity: Input, info: FeedbackInfo, *, concepts: Sequence[ConceptAnnotation] = (),
+    regions: Sequence[Region] = (),
+) -> JSON:
+    """The ``input`` of a feedback request: id, media url, the concepts and regions said right."""
+    wire: JSON = {"id": entity.id, "feedback_info": _unstructure_feedback_info(info)}
+    data: JSON = {}
+    media = entity.image or entity.video
+    if media is not None and media.url:
+        data["image" if entity.image is not None else "video"] = {"url": media.url}
+    if concepts:
+        data["concepts"] = [_unstructure_annotation(c) for c in concepts]
+    if regions:
+        data["regions"] = [_unstructure_region(r) for r in regions]
+    if data:
+        wire["data"] = data
+    return wire
+
+
 _HOOKS: list[tuple[type, Callable[[Any], Any], Callable[[Any, Any], Any]]] = [
     (Status, _unstructure_status, _structure_status),
     (GeoPoint, _unstructure_geo_point, _structure_geo_point),
@@ -488,7 +723,21 @@ _HOOKS: list[tuple[type, Callable[[Any], Any], Callable[[Any, Any], Any]]] = [
     (Model, _unstructure_model, _structure_model),
     (WorkflowNode, _unstructure_workflow_node, _structure_workflow_node),
     (Workflow, _unstructure_workflow, _structure_workflow),
+    (FeedbackInfo, _unstructure_feedback_info, _structure_feedback_info),
 ]
+for _cls, _structure_only in [
+    (PredictedConcept, _structure_predicted_concept),
+    (Color, _structure_color),
+    (Embedding, _structure_embedding),
+    (Face, _structure_face),
+    (DetectedRegion, _structure_detected_region),
+    (Frame, _structure_frame),
+    (Prediction, _structure_prediction),
+    (WorkflowResult, _structure_workflow_result),
+    (BinaryMetrics, _structure_binary_metrics),
+    (EvaluationMetrics, _structure_metrics),
+]:
+    converter.register_structure_hook(_cls, _structure_only)
 for _cls, _unstructure_hook, _structure_hook in _HOOKS:
     converter.register_unstructure_hook(_cls, _unstructure_hook)
     converter.register_structure_hook(_cls, _structure_hook)

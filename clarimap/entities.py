@@ -17,7 +17,7 @@ import math
 import re
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal, SupportsIndex, TypeVar, cast, overload
 
 import attrs
@@ -28,21 +28,36 @@ if TYPE_CHECKING:
     from os import PathLike
 
 __all__ = [
+    "BinaryMetrics",
     "BoundingBox",
+    "Color",
     "Concept",
     "ConceptAnnotation",
+    "ConfusionCell",
+    "DetectedRegion",
+    "Embedding",
+    "EvaluationMetrics",
+    "Face",
+    "FeedbackInfo",
+    "Frame",
     "GeoBox",
     "GeoLimit",
     "GeoPoint",
     "Image",
     "Input",
+    "MetricsSummary",
     "Model",
     "ModelVersion",
+    "PrecisionRecallCurve",
+    "PredictedConcept",
+    "Prediction",
     "Region",
+    "RocCurve",
     "Status",
     "Video",
     "Workflow",
     "WorkflowNode",
+    "WorkflowResult",
     "new_id",
 ]
 
@@ -709,6 +724,153 @@ class Model:
     model_version: ModelVersion | None = attrs.field(default=None, eq=False)
     _session: Any = _session_field()  # noqa: RUF009
 
+    # -- calls (through the model's session; see clarimap._models) ----------------------------
+
+    @overload
+    def predict(
+        self,
+        sources: list[Any] | tuple[Any, ...],
+        *,
+        min_value: float | None = None,
+        max_concepts: int | None = None,
+        select_concepts: Iterable[str | Concept] | None = None,
+        language: str | None = None,
+        sample_ms: int | None = None,
+        version: ModelVersion | str | None = None,
+        raise_on_failure: bool = False,
+        kind: Literal["image", "video"] | None = None,
+    ) -> list[Prediction]: ...
+    @overload
+    def predict(
+        self,
+        sources: Input | str | bytes | PathLike[str] | IO[bytes],
+        *,
+        min_value: float | None = None,
+        max_concepts: int | None = None,
+        select_concepts: Iterable[str | Concept] | None = None,
+        language: str | None = None,
+        sample_ms: int | None = None,
+        version: ModelVersion | str | None = None,
+        raise_on_failure: bool = False,
+        kind: Literal["image", "video"] | None = None,
+    ) -> Prediction: ...
+    def predict(
+        self,
+        sources: Any,
+        *,
+        min_value: float | None = None,
+        max_concepts: int | None = None,
+        select_concepts: Iterable[str | Concept] | None = None,
+        language: str | None = None,
+        sample_ms: int | None = None,
+        version: ModelVersion | str | None = None,
+        raise_on_failure: bool = False,
+        kind: Literal["image", "video"] | None = None,
+    ) -> Prediction | list[Prediction]:
+        """Run the model on one source (a :class:`Prediction`) or a list (one each, in order).
+
+        A source is an :class:`Input` (one without media, such as ``Input(id="photo-1")``, is
+        predicted by id from the app's stored inputs) or anything the media sources accept:
+        a path, URL, bytes, file object, ``data:`` URI; images and videos (``frames``). Options:
+        ``min_value`` (0-1), ``max_concepts``, ``select_concepts`` (concept ids), ``language``,
+        ``sample_ms`` (videos), ``version`` (a :class:`ModelVersion` or id). More than 128
+        inputs are sent in several calls. An input that fails (a bad URL, bytes that are no
+        image) gives a :class:`Prediction` whose ``status`` says why; with
+        ``raise_on_failure=True`` a :class:`~clarimap.errors.PredictionError` is raised instead.
+        """
+        from clarimap import _models
+
+        config = _models.output_config(
+            min_value=min_value, max_concepts=max_concepts, select_concepts=select_concepts,
+            language=language, sample_ms=sample_ms,
+        )
+        return _models.predict(
+            self, sources, version=version, config=config, raise_on_failure=raise_on_failure,
+            kind=kind,
+        )
+
+    def train(self, *, wait: bool = True, timeout: float = 300.0) -> ModelVersion:
+        """Train a new version on the app's inputs annotated with the model's concepts.
+
+        Pending edits are flushed first. With ``wait`` (the default), polls with backoff while
+        the version is queued or training and returns it trained, or raises
+        :class:`~clarimap.errors.TrainingError` (``2111x``: no data, no positives...) or
+        :class:`~clarimap.errors.WaitTimeoutError` after ``timeout`` seconds. Without, returns
+        the queued version at once. ``model_version`` becomes the new version.
+        """
+        from clarimap import _models
+
+        return _models.train(self, wait=wait, timeout=timeout)
+
+    @property
+    def versions(self) -> Iterator[ModelVersion]:
+        """The model's versions, newest first, fetched a page at a time as you iterate."""
+        from clarimap import _models
+
+        return _models.iter_versions(self)
+
+    def get_version(self, version_id: str) -> ModelVersion:
+        """One version by id (:class:`~clarimap.errors.NotFound` if there is none)."""
+        from clarimap import _models
+
+        return _models.get_version(self, version_id)
+
+    def delete_version(self, version: ModelVersion | str) -> None:
+        """Delete one version now (a model keeps at least one)."""
+        from clarimap import _models
+
+        _models.delete_version(self, version)
+
+    def evaluate(
+        self, version: ModelVersion | str | None = None, *, wait: bool = True,
+        timeout: float = 300.0,
+    ) -> EvaluationMetrics:
+        """Evaluate a trained version (default: ``model_version``) by cross-validation.
+
+        With ``wait``, returns the finished :class:`EvaluationMetrics` or raises
+        :class:`~clarimap.errors.EvaluationError`; without, the metrics as queued.
+        """
+        from clarimap import _models
+
+        return _models.evaluate(self, version, wait=wait, timeout=timeout)
+
+    @property
+    def inputs(self) -> Iterator[Input]:
+        """The inputs the model learns from (annotated with any of its concepts), paged lazily."""
+        from clarimap import _models
+
+        return _models.iter_inputs(self)
+
+    def inputs_of(self, version: ModelVersion | str) -> Iterator[Input]:
+        """The inputs a version was trained on, paged lazily."""
+        from clarimap import _models
+
+        return _models.iter_inputs(self, version)
+
+    def send_feedback(
+        self,
+        target: Input | Prediction | str,
+        *,
+        concepts: Iterable[str | ConceptAnnotation] = (),
+        not_concepts: Iterable[str] = (),
+        regions: Iterable[Region] = (),
+        end_user_id: str | None = None,
+        session_id: str | None = None,
+        event_type: FeedbackEvent = "annotation",
+        output_id: str | None = None,
+        version: ModelVersion | str | None = None,
+    ) -> None:
+        """Tell the model what is right about an input it predicted (a :class:`Prediction`,
+        an :class:`Input` or an input id): the concepts it shows and does not show, and regions
+        (with ``feedback`` such as ``"misplaced"``)."""
+        from clarimap import _models
+
+        info = FeedbackInfo(end_user_id, session_id, event_type, output_id)
+        _models.send_model_feedback(
+            self, target, concepts=concepts, not_concepts=not_concepts, regions=regions,
+            info=info, version=version,
+        )
+
 
 @attrs.frozen
 class WorkflowNode:
@@ -721,13 +883,280 @@ class WorkflowNode:
 
 @attrs.define
 class Workflow:
-    """A workflow: several models run on each input in one call."""
+    """A workflow: several models run on each input in one call.
+
+    Create one with :meth:`Session.create_workflow`; ``session.get(Workflow, id)`` reads one.
+    """
 
     id: str = attrs.field(validator=_validate_id)
     nodes: list[WorkflowNode] = attrs.field(factory=list)
     app_id: str | None = None
     created_at: datetime.datetime | None = attrs.field(default=None, validator=_optional_datetime)
+    _session: Any = _session_field()  # noqa: RUF009
+
+    def predict(
+        self,
+        sources: Any,
+        *,
+        min_value: float | None = None,
+        max_concepts: int | None = None,
+        select_concepts: Iterable[str | Concept] | None = None,
+        language: str | None = None,
+        sample_ms: int | None = None,
+        raise_on_failure: bool = False,
+        kind: Literal["image", "video"] | None = None,
+    ) -> Any:
+        """Run every node on one source (a :class:`WorkflowResult`) or a list (one each).
+
+        Sources and options as in :meth:`Model.predict`; each result holds one
+        :class:`Prediction` per node, in node order (:meth:`WorkflowResult.output_of`).
+        """
+        from clarimap import _models
+
+        config = _models.output_config(
+            min_value=min_value, max_concepts=max_concepts, select_concepts=select_concepts,
+            language=language, sample_ms=sample_ms,
+        )
+        return _models.predict_workflow(
+            self, sources, config=config, raise_on_failure=raise_on_failure, kind=kind
+        )
+
+    def delete(self) -> None:
+        """Delete the workflow on the server now."""
+        from clarimap import _models
+
+        _models.delete_workflow(self)
 
 
 #: The entity classes a session maps, with the path of their collection.
 MAPPED_ENTITIES: dict[type, str] = {Concept: "concepts", Input: "inputs", Model: "models"}
+
+
+# -- what models answer (predictions, evaluations, feedback) ------------------------------------
+#
+# Frozen value objects read from predict, workflow and evaluation answers. The calls that make
+# them live in :mod:`clarimap._models` (the methods of Model and Workflow delegate to it).
+
+
+@attrs.frozen
+class PredictedConcept:
+    """A concept a model sees, with its score (``value``, 0 to 1)."""
+
+    id: str
+    value: float
+    name: str | None = None
+    app_id: str | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Color:
+    """A dominant colour: its exact hex, the nearest W3C named colour, and its share of the area."""
+
+    raw_hex: str
+    w3c_hex: str
+    w3c_name: str
+    #: The share of the image area, 0 to 1.
+    value: float
+
+
+@attrs.frozen
+class Embedding:
+    """A vector a model made of an image."""
+
+    vector: tuple[float, ...]
+
+    @property
+    def num_dimensions(self) -> int:
+        """The length of the vector."""
+        return len(self.vector)
+
+
+@attrs.frozen
+class Face:
+    """What a face model says of a face: identity and appearance concepts (each may be empty)."""
+
+    identity: tuple[PredictedConcept, ...] = ()
+    age_appearance: tuple[PredictedConcept, ...] = ()
+    gender_appearance: tuple[PredictedConcept, ...] = ()
+    multicultural_appearance: tuple[PredictedConcept, ...] = ()
+
+
+@attrs.frozen
+class DetectedRegion:
+    """A part of an image a model found: its box, its score, and what was seen in it."""
+
+    id: str
+    bounding_box: BoundingBox | None = None
+    #: The detection's confidence, when the model gives one.
+    value: float | None = None
+    concepts: tuple[PredictedConcept, ...] = ()
+    face: Face | None = None
+
+
+@attrs.frozen
+class Frame:
+    """The prediction for one sampled frame of a video: its index and time (milliseconds)."""
+
+    index: int
+    time: int
+    concepts: tuple[PredictedConcept, ...] = ()
+    colors: tuple[Color, ...] = ()
+    regions: tuple[DetectedRegion, ...] = ()
+    embeddings: tuple[Embedding, ...] = ()
+
+
+@attrs.frozen
+class Prediction:
+    """What one model said about one input, with that input's own status.
+
+    For a video, ``frames`` holds one :class:`Frame` per sample and the other lists are empty.
+    A failed item (a download that failed, bytes that are no image) has a status that is not
+    ``ok`` and nothing else.
+    """
+
+    input_id: str
+    status: Status
+    concepts: tuple[PredictedConcept, ...] = ()
+    colors: tuple[Color, ...] = ()
+    regions: tuple[DetectedRegion, ...] = ()
+    embeddings: tuple[Embedding, ...] = ()
+    frames: tuple[Frame, ...] = ()
+    model_id: str | None = None
+    model_version_id: str | None = None
+    #: The id of this output (feedback on it names it).
+    output_id: str | None = attrs.field(default=None, eq=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the model ran on this input."""
+        return self.status.ok
+
+    @property
+    def concept_ids(self) -> list[str]:
+        """The ids of the predicted concepts, best first."""
+        return [concept.id for concept in self.concepts]
+
+
+@attrs.frozen
+class WorkflowResult:
+    """Every node's output for one input of a workflow predict, in node order."""
+
+    input_id: str
+    status: Status
+    outputs: tuple[Prediction, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when the input could be read (each output has its own status too)."""
+        return self.status.ok
+
+    def output_of(self, model_id: str) -> Prediction:
+        """The output of the node running ``model_id`` (``KeyError`` if no node runs it)."""
+        for output in self.outputs:
+            if output.model_id == model_id:
+                return output
+        raise KeyError(f"no node of the workflow ran model {model_id!r}")
+
+
+@attrs.frozen
+class MetricsSummary:
+    """The headline figures of an evaluation (macro averages over the concepts)."""
+
+    top1_accuracy: float = 0.0
+    top5_accuracy: float = 0.0
+    macro_avg_roc_auc: float = 0.0
+    macro_std_roc_auc: float = 0.0
+    macro_avg_f1_score: float = 0.0
+    macro_std_f1_score: float = 0.0
+    macro_avg_precision: float = 0.0
+    macro_avg_recall: float = 0.0
+
+
+@attrs.frozen
+class RocCurve:
+    """False and true positive rates at each threshold."""
+
+    fpr: tuple[float, ...] = ()
+    tpr: tuple[float, ...] = ()
+    thresholds: tuple[float, ...] = ()
+
+
+@attrs.frozen
+class PrecisionRecallCurve:
+    """Precision and recall at each threshold."""
+
+    recall: tuple[float, ...] = ()
+    precision: tuple[float, ...] = ()
+    thresholds: tuple[float, ...] = ()
+
+
+@attrs.frozen
+class BinaryMetrics:
+    """One concept's evaluation: counts, ROC AUC, F1 and curves."""
+
+    concept_id: str
+    num_pos: int = 0
+    num_neg: int = 0
+    num_tot: int = 0
+    roc_auc: float = 0.0
+    f1: float = 0.0
+    roc_curve: RocCurve = RocCurve()
+    precision_recall_curve: PrecisionRecallCurve = PrecisionRecallCurve()
+    concept_name: str | None = None
+
+
+@attrs.frozen
+class ConfusionCell:
+    """How many inputs of concept ``actual`` were predicted as ``predicted``."""
+
+    predicted: str
+    actual: str
+    value: float
+
+
+@attrs.frozen
+class EvaluationMetrics:
+    """The metrics of an evaluated model version (``model.evaluate()``)."""
+
+    status: Status
+    summary: MetricsSummary = MetricsSummary()
+    binary_metrics: tuple[BinaryMetrics, ...] = ()
+    confusion_matrix: tuple[ConfusionCell, ...] = ()
+    concept_ids: tuple[str, ...] = ()
+    #: Concept id or name -> how many inputs are positive for it.
+    positive_label_counts: Mapping[str, int] = attrs.field(factory=dict, eq=False)
+
+    def for_concept(self, concept_id: str) -> BinaryMetrics:
+        """The binary metrics of one concept (``KeyError`` if it was not evaluated)."""
+        for metrics in self.binary_metrics:
+            if metrics.concept_id == concept_id:
+                return metrics
+        raise KeyError(f"concept {concept_id!r} was not evaluated")
+
+    def confusion(self, predicted: str, actual: str) -> float:
+        """The cell of the confusion matrix (0 when absent)."""
+        for cell in self.confusion_matrix:
+            if cell.predicted == predicted and cell.actual == actual:
+                return cell.value
+        return 0.0
+
+
+FeedbackEvent = Literal["undefined", "search_click", "annotation"]
+
+
+@attrs.frozen
+class FeedbackInfo:
+    """Who gave feedback and on what (an output of a predict, or a search)."""
+
+    end_user_id: str | None = None
+    session_id: str | None = None
+    event_type: FeedbackEvent = attrs.field(default="annotation")
+    output_id: str | None = None
+    search_id: str | None = None
+
+    @event_type.validator
+    def _check_event_type(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value not in ("undefined", "search_click", "annotation"):
+            raise ValidationError(
+                f"FeedbackInfo.event_type must be undefined, search_click or annotation; got {value!r}"
+            )

@@ -20,6 +20,10 @@
      │    └── ServerError(ApiError)                      5xx: the API failed
      ├── FlushError(ClarimapError)                        a flush that did not fully apply;
      │                                                    ``outcomes`` lists every item's result
+     ├── PredictionError(ClarimapError)                   predict(..., raise_on_failure=True) with
+     │                                                    failed items; ``predictions`` has all
+     ├── TrainingError(ClarimapError)                     a version ended in 2111x (no data...)
+     ├── EvaluationError(ClarimapError)                   an evaluation that did not complete
      └── PluginError(ClarimapError)                       a plugin did not load, raised, or
                                                           answered a hook with the wrong type
 
@@ -43,6 +47,7 @@ __all__ = [
     "AuthError",
     "ClarimapError",
     "ConfigurationError",
+    "EvaluationError",
     "FlushError",
     "InvalidArgument",
     "InvalidMediaError",
@@ -51,9 +56,11 @@ __all__ = [
     "MediaFileNotFoundError",
     "NotFound",
     "PluginError",
+    "PredictionError",
     "RateLimited",
     "ServerError",
     "SessionError",
+    "TrainingError",
     "TransportError",
     "UnsupportedMediaSourceError",
     "ValidationError",
@@ -227,6 +234,46 @@ class FlushError(ClarimapError):
     def succeeded(self) -> list[ItemOutcome]:
         """The outcomes of the items that applied."""
         return [outcome for outcome in self.outcomes if outcome.succeeded]
+
+
+class PredictionError(ClarimapError):
+    """Some inputs of a predict failed and the caller asked to raise (``raise_on_failure``).
+
+    ``predictions`` holds every item's :class:`~clarimap.entities.Prediction` (or workflow
+    result), in request order; ``failed`` only those whose status is not ok.
+    """
+
+    def __init__(self, message: str, predictions: Sequence[Any]) -> None:
+        super().__init__(message)
+        self.predictions = list(predictions)
+
+    @property
+    def failed(self) -> list[Any]:
+        """The items whose status is not success."""
+        return [item for item in self.predictions if not item.status.ok]
+
+
+class TrainingError(ClarimapError):
+    """A model version finished training in a failure status (``2111x``: no data, no positives...).
+
+    ``version`` is the :class:`~clarimap.entities.ModelVersion` as the server last showed it;
+    ``code`` and ``details`` its status.
+    """
+
+    def __init__(self, message: str, version: Any) -> None:
+        super().__init__(message)
+        self.version = version
+        status = getattr(version, "status", None)
+        self.code: int = status.code if status is not None else 0
+        self.details: str = status.details if status is not None else ""
+
+
+class EvaluationError(ClarimapError):
+    """An evaluation that ended without metrics; ``status`` says why."""
+
+    def __init__(self, message: str, status: Status | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class PluginError(ClarimapError):

@@ -47,10 +47,13 @@ from clarimap.entities import (
     MAPPED_ENTITIES,
     PENDING_INPUT_CODES,
     Concept,
+    FeedbackEvent,
+    FeedbackInfo,
     Input,
     Model,
     Status,
     Workflow,
+    WorkflowNode,
     check_id,
 )
 from clarimap.errors import (
@@ -332,7 +335,9 @@ class Session:
             raise
         wire = answer[_SINGULAR[cls]]
         if cls is Workflow:
-            return structure(wire, cls)
+            workflow = structure(wire, cls)
+            workflow._session = self  # type: ignore[attr-defined]
+            return workflow
         return self._load(cls, wire)
 
     def _model_by_name(self, name: str) -> Model | None:
@@ -498,6 +503,33 @@ class Session:
         self._deleted.pop(key, None)
         self._identity.remove(key)
         entity._session = None
+
+    # -- workflows and search feedback (calls sent at once; see clarimap._models) --------------
+
+    def create_workflow(self, id: str, models: Sequence[Model | WorkflowNode | str]) -> Workflow:
+        """Create a workflow that runs each model (a Model, a model id or a node) on its inputs.
+
+        Sent at once (``POST /v2/workflows``); a :class:`Model` is pinned at its
+        ``model_version``. Returns the workflow, ready to ``predict``.
+        """
+        from clarimap import _models
+
+        return _models.create_workflow(self, id, models)
+
+    def send_search_feedback(
+        self,
+        input_id: str,
+        *,
+        search_id: str | None = None,
+        end_user_id: str | None = None,
+        session_id: str | None = None,
+        event_type: FeedbackEvent = "search_click",
+    ) -> None:
+        """Tell the API which hit of a search (``search_id``) the end user chose (sent at once)."""
+        from clarimap import _models
+
+        info = FeedbackInfo(end_user_id, session_id, event_type, None, search_id)
+        _models.send_search_feedback(self, input_id, info)
 
     # -- waiting ----------------------------------------------------------------------------
 

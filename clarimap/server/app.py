@@ -263,6 +263,7 @@ def create_app(
     from clarimap.server import (  # noqa: F401
         api_concepts,
         api_inputs,
+        api_model_inputs,
         api_models,
         api_predict,
         api_search,

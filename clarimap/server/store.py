@@ -158,6 +158,20 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX inputs_by_app_seq ON inputs (app, seq);
     """,
+    # version 3: feedback on predictions and searches (kept, not acted on)
+    """
+    CREATE TABLE feedback (
+        seq INTEGER PRIMARY KEY,
+        app INTEGER NOT NULL REFERENCES apps(pk),
+        kind TEXT NOT NULL CHECK (kind IN ('model', 'search')),
+        model_id TEXT,
+        version_id TEXT,
+        input_id TEXT NOT NULL,
+        body TEXT NOT NULL,                      -- JSON of the input sent, with feedback_info
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX feedback_by_app ON feedback (app, seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
