@@ -30,6 +30,20 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_name_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the clarimap-diskcache plugin (when installed) out of the user's ~/.cache."""
+    path = tmp_path_factory.mktemp("model-names") / "model-names.sqlite3"
+    previous = os.environ.get("CLARIMAP_DISKCACHE_PATH")
+    os.environ["CLARIMAP_DISKCACHE_PATH"] = str(path)
+    yield
+    if previous is None:
+        os.environ.pop("CLARIMAP_DISKCACHE_PATH", None)
+    else:
+        os.environ["CLARIMAP_DISKCACHE_PATH"] = previous
+
+
 SAMPLES = Path(__file__).parent.parent / "clarimap" / "demo_data"
 
 
