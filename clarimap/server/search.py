@@ -26,8 +26,10 @@ Semantics (section 7 and the rules of 7.3):
   vector), score each by the mean of its rank scores (``negate`` turns a score ``s`` into
   ``1 - s``) and sort by score, descending, then insertion order.
 
-Visual search reads the candidates' vectors in one query and scores them with one matrix
-product, so its cost is proportional to the candidate set.
+Visual search scores against the in-memory vector index (:mod:`clarimap.server.vectors`): over
+the whole app, one matrix-vector product; with filters, a product over the candidates' rows only,
+so its cost is proportional to the candidate set. A page of a ranked search takes the top
+``page * per_page`` with ``np.argpartition`` rather than sorting every score.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Union
 import attrs
 import numpy as np
 
-from clarimap.server import status
+from clarimap.server import status, vectors
 from clarimap.server.embedding import Vector
 from clarimap.server.errors import ApiError
 from clarimap.server.store import canonical_json, metadata_leaves
@@ -481,13 +483,31 @@ def run(
             ).fetchall()
             return Result(total, [(int(row[0]), 1.0) for row in rows])
         seqs, scores = _rank(server, connection, app_pk, search, candidates, prepared_ranks)
+    index = vectors.index_of(server.store)
+    if index.log_size > vectors.TRIM_AFTER:
+        index.trim(server.store)
     total = len(seqs)
     if count_only:
         return Result(total, [])
-    order = np.lexsort((seqs, -scores))
     start = (page - 1) * per_page
-    chosen = order[start : start + per_page]
+    chosen = _page_order(seqs, scores, start, start + per_page)
     return Result(total, [(int(seqs[i]), _clean_score(float(scores[i]))) for i in chosen])
+
+
+def _page_order(seqs: np.ndarray, scores: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Positions of the hits ``start:stop`` by score descending, then seq ascending.
+
+    Only the best ``stop`` are sorted: ``np.argpartition`` finds the ``stop``-th best score, and
+    every hit scoring at least that (ties included, so the order is the full sort's) is sorted.
+    """
+    if start >= len(seqs):
+        return np.zeros(0, dtype=np.intp)
+    if stop >= len(seqs):
+        return np.lexsort((seqs, -scores))[start:stop]
+    threshold = scores[np.argpartition(-scores, stop - 1)[stop - 1]]
+    best = np.flatnonzero(scores >= threshold)
+    order = best[np.lexsort((seqs[best], -scores[best]))]
+    return order[start:stop]
 
 
 def _clean_score(score: float) -> float:
@@ -746,32 +766,28 @@ def _rank(
     visual = [p for p in prepared if isinstance(p.rank, VisualRank)]
     if visual:
         model_id = server.base_embedding.model_id
-        rows = connection.execute(
-            "SELECT e.seq, e.vector FROM input_embeddings e "
-            f"WHERE e.model_id = ? AND e.seq IN ({candidates[0]}) ORDER BY e.seq",
-            [model_id, *candidates[1]],
-        ).fetchall()
-        seqs = np.array([row[0] for row in rows], dtype=np.int64)
-        if rows:
-            matrix = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(
-                len(rows), -1
+        candidate_seqs: np.ndarray | None = None
+        if search.filters:  # without filters the candidates are the app's inputs: the table
+            candidate_seqs = np.array(
+                [row[0] for row in connection.execute(candidates[0], candidates[1])],
+                dtype=np.int64,
             )
-        else:
-            matrix = np.zeros((0, server.base_embedding.dimensions), dtype=np.float32)
-        for item in visual:
-            assert isinstance(item.rank, VisualRank)
-            vector = item.vector
-            if vector is None:
-                vector = _stored_vector(connection, app_pk, model_id, item.rank)
-            if len(rows) and vector.shape[0] != matrix.shape[1]:
-                raise ApiError(
-                    status.SEARCH_INTERNAL_FAILURE,
-                    "stored vectors and the query vector differ in size; reprocess the inputs",
-                )
-            scores = matrix @ vector.astype(np.float32)
-            if item.rank.negate:
-                scores = 1.0 - scores
-            columns.append((seqs, scores.astype(np.float64)))
+        try:
+            table = vectors.index_of(server.store).table(connection, app_pk, model_id)
+            for item in visual:
+                assert isinstance(item.rank, VisualRank)
+                vector = item.vector
+                if vector is None:
+                    vector = _stored_vector(connection, app_pk, model_id, item.rank)
+                if candidate_seqs is None:
+                    seqs, scores = table.cosines(vector)
+                else:
+                    seqs, scores = table.cosines_of(vector, candidate_seqs)
+                if item.rank.negate:
+                    scores = 1.0 - scores
+                columns.append((seqs, scores.astype(np.float64)))
+        except vectors.VectorSizeError as error:
+            raise ApiError(status.SEARCH_INTERNAL_FAILURE, str(error)) from None
     predicted = [p.rank for p in prepared if isinstance(p.rank, PredictedRank)]
     if predicted:
         from clarimap.server.app import PUBLIC_APP_ID, PUBLIC_USER_ID
@@ -801,6 +817,8 @@ def _rank(
             if rank.negate:
                 values = 1.0 - values
             columns.append((seqs, values))
+    if len(columns) == 1:
+        return columns[0]
     # Keep the seqs present in every column; average the scores.
     common = columns[0][0]
     for seqs, _ in columns[1:]:

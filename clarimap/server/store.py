@@ -172,6 +172,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feedback_by_app ON feedback (app, seq);
     """,
+    # version 4: a log of input_embeddings changes, kept by triggers (cascaded deletes included),
+    # from which the in-memory vector index (clarimap.server.vectors) follows every writer
+    """
+    CREATE TABLE input_embedding_changes (
+        change INTEGER PRIMARY KEY AUTOINCREMENT,
+        seq INTEGER NOT NULL,
+        model_id TEXT NOT NULL
+    );
+    CREATE TABLE input_embedding_changes_trimmed (upto INTEGER NOT NULL);
+    INSERT INTO input_embedding_changes_trimmed (upto) VALUES (0);
+    INSERT INTO input_embedding_changes (seq, model_id) SELECT seq, model_id FROM input_embeddings;
+    CREATE TRIGGER input_embeddings_inserted AFTER INSERT ON input_embeddings BEGIN
+        INSERT INTO input_embedding_changes (seq, model_id) VALUES (NEW.seq, NEW.model_id);
+    END;
+    CREATE TRIGGER input_embeddings_updated AFTER UPDATE ON input_embeddings BEGIN
+        INSERT INTO input_embedding_changes (seq, model_id) VALUES (OLD.seq, OLD.model_id);
+        INSERT INTO input_embedding_changes (seq, model_id) VALUES (NEW.seq, NEW.model_id);
+    END;
+    CREATE TRIGGER input_embeddings_deleted AFTER DELETE ON input_embeddings BEGIN
+        INSERT INTO input_embedding_changes (seq, model_id) VALUES (OLD.seq, OLD.model_id);
+    END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -285,9 +307,17 @@ class Store:
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (it holds no triggers or string semicolons)."""
+    """Split a migration script into statements (trigger bodies stay whole; no string `;`)."""
     lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    current = ""
+    for piece in "\n".join(lines).split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current.strip())
+            current = ""
+    return statements
 
 
 # ---------------------------------------------------------------------------------------------
