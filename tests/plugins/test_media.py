@@ -221,7 +221,11 @@ def test_resolved_media_needs_exactly_one_of_url_and_base64() -> None:
         ResolvedMedia(url="https://x", base64=b"x")
 
 
-def test_importing_clarimap_imports_neither_pil_nor_numpy() -> None:
+@pytest.mark.parametrize("entry_point_plugins", ["disabled", "enabled"])
+def test_importing_clarimap_imports_neither_pil_nor_numpy(entry_point_plugins: str) -> None:
+    env = {"PATH": "/usr/bin:/bin"}
+    if entry_point_plugins == "disabled":
+        env["CLARIMAP_DISABLE_PLUGINS"] = "1"
     code = (
         "import sys, clarimap, clarimap.media, clarimap.plugins\n"
         "clarimap.plugins.get_plugin_manager()\n"
@@ -233,6 +237,6 @@ def test_importing_clarimap_imports_neither_pil_nor_numpy() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"CLARIMAP_DISABLE_PLUGINS": "1", "PATH": "/usr/bin:/bin"},
+        env=env,
     ).stdout
     assert output.strip() == "[]"

@@ -63,9 +63,13 @@ def fold_batch_norm(
 
 def block_strides(block_count: int) -> list[int]:
     """The stride of each of the network's blocks (from :data:`STAGES`)."""
-    strides = [stride if index == 0 else 1 for repeats, stride in STAGES for index in range(repeats)]
+    strides = [
+        stride if index == 0 else 1 for repeats, stride in STAGES for index in range(repeats)
+    ]
     if len(strides) != block_count:
-        raise ValueError(f"the weights have {block_count} blocks; EfficientNet-Lite0 has {len(strides)}")
+        raise ValueError(
+            f"the weights have {block_count} blocks; EfficientNet-Lite0 has {len(strides)}"
+        )
     return strides
 
 
@@ -81,17 +85,30 @@ def build_graph(state: dict[str, np.ndarray]) -> Any:
         initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def conv(source: str, prefix: str, bn: str, *, stride: int = 1, groups: int = 1,
-             activation: bool = True) -> str:
+    def conv(
+        source: str,
+        prefix: str,
+        bn: str,
+        *,
+        stride: int = 1,
+        groups: int = 1,
+        activation: bool = True,
+    ) -> str:
         weight, bias = fold_batch_norm(state[f"{prefix}.weight"], state, bn)
         kernel = weight.shape[-1]
         pad = kernel // 2
         out = f"t{next(counter)}"
-        nodes.append(helper.make_node(
-            "Conv", [source, constant(f"{prefix}.w", weight), constant(f"{prefix}.b", bias)],
-            [out], kernel_shape=[kernel, kernel], strides=[stride, stride],
-            pads=_same_pads(kernel, stride, pad), group=groups,
-        ))
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [source, constant(f"{prefix}.w", weight), constant(f"{prefix}.b", bias)],
+                [out],
+                kernel_shape=[kernel, kernel],
+                strides=[stride, stride],
+                pads=_same_pads(kernel, stride, pad),
+                group=groups,
+            )
+        )
         if not activation:
             return out
         clipped = f"t{next(counter)}"
@@ -109,8 +126,9 @@ def build_graph(state: dict[str, np.ndarray]) -> Any:
         if f"{prefix}._expand_conv.weight" in state:
             current = conv(current, f"{prefix}._expand_conv", f"{prefix}._bn0")
         channels = state[f"{prefix}._depthwise_conv.weight"].shape[0]
-        current = conv(current, f"{prefix}._depthwise_conv", f"{prefix}._bn1",
-                       stride=stride, groups=channels)
+        current = conv(
+            current, f"{prefix}._depthwise_conv", f"{prefix}._bn1", stride=stride, groups=channels
+        )
         current = conv(current, f"{prefix}._project_conv", f"{prefix}._bn2", activation=False)
         in_channels = state[f"{prefix}._depthwise_conv.weight"].shape[0]
         if f"{prefix}._expand_conv.weight" in state:
@@ -123,21 +141,37 @@ def build_graph(state: dict[str, np.ndarray]) -> Any:
     current = conv(current, "_conv_head", "_bn1")
     nodes.append(helper.make_node("GlobalAveragePool", [current], ["pooled"]))
     nodes.append(helper.make_node("Flatten", ["pooled"], ["features"], axis=1))
-    nodes.append(helper.make_node(
-        "Gemm", ["features", constant("_fc.w", state["_fc.weight"].astype(np.float32)),
-                 constant("_fc.b", state["_fc.bias"].astype(np.float32))],
-        ["logits"], transB=1,
-    ))
+    nodes.append(
+        helper.make_node(
+            "Gemm",
+            [
+                "features",
+                constant("_fc.w", state["_fc.weight"].astype(np.float32)),
+                constant("_fc.b", state["_fc.bias"].astype(np.float32)),
+            ],
+            ["logits"],
+            transB=1,
+        )
+    )
     graph = helper.make_graph(
-        nodes, "efficientnet_lite0",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
-         helper.make_tensor_value_info("features", TensorProto.FLOAT,
-                                       ["N", state["_fc.weight"].shape[1]])],
+        nodes,
+        "efficientnet_lite0",
+        [
+            helper.make_tensor_value_info(
+                "image", TensorProto.FLOAT, ["N", 3, IMAGE_SIZE, IMAGE_SIZE]
+            )
+        ],
+        [
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000]),
+            helper.make_tensor_value_info(
+                "features", TensorProto.FLOAT, ["N", state["_fc.weight"].shape[1]]
+            ),
+        ],
         initializers,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="clarimap-models")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="clarimap-models"
+    )
     model.ir_version = 8
     return model
 
@@ -153,7 +187,10 @@ def preprocess(images: Sequence[Image.Image]) -> np.ndarray:
     for position, picture in enumerate(images):
         rgb = picture.convert("RGB")
         scale = RESIZE_SIZE / min(rgb.size)
-        size = (max(IMAGE_SIZE, round(rgb.width * scale)), max(IMAGE_SIZE, round(rgb.height * scale)))
+        size = (
+            max(IMAGE_SIZE, round(rgb.width * scale)),
+            max(IMAGE_SIZE, round(rgb.height * scale)),
+        )
         rgb = rgb.resize(size, Image.Resampling.BILINEAR)
         left = (rgb.width - IMAGE_SIZE) // 2
         top = (rgb.height - IMAGE_SIZE) // 2

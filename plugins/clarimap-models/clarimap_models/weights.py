@@ -77,7 +77,9 @@ class TensorRef:
         """The tensor's values as an owned numpy array."""
         if not self.shape:
             return storage[self.offset : self.offset + 1].reshape(()).copy()
-        extent = 1 + sum((size - 1) * step for size, step in zip(self.shape, self.stride, strict=True))
+        extent = 1 + sum(
+            (size - 1) * step for size, step in zip(self.shape, self.stride, strict=True)
+        )
         if min(self.shape) == 0:
             return np.zeros(self.shape, dtype=storage.dtype)
         if self.offset < 0 or self.offset + extent > storage.size:
@@ -102,8 +104,9 @@ def _rebuild_tensor(
     *_ignored: Any,
 ) -> TensorRef:
     key, dtype = storage
-    return TensorRef(key, dtype, int(offset), tuple(int(s) for s in shape),
-                     tuple(int(s) for s in stride))
+    return TensorRef(
+        key, dtype, int(offset), tuple(int(s) for s in shape), tuple(int(s) for s in stride)
+    )
 
 
 def _rebuild_parameter(data: TensorRef, *_ignored: Any) -> TensorRef:
@@ -156,7 +159,9 @@ def load_state_dict(path: str | Path) -> collections.OrderedDict[str, np.ndarray
     return _load_legacy(file_path)
 
 
-def _as_state_dict(tree: Any, storages: dict[str, np.ndarray]) -> collections.OrderedDict[str, np.ndarray]:
+def _as_state_dict(
+    tree: Any, storages: dict[str, np.ndarray]
+) -> collections.OrderedDict[str, np.ndarray]:
     if isinstance(tree, dict) and "state_dict" in tree and isinstance(tree["state_dict"], dict):
         tree = tree["state_dict"]
     if not isinstance(tree, dict):
@@ -167,7 +172,9 @@ def _as_state_dict(tree: Any, storages: dict[str, np.ndarray]) -> collections.Or
             raise WeightsFormatError(f"entry {name!r} is a {type(value).__name__}, not a tensor")
         storage = storages.get(value.storage_key)
         if storage is None:
-            raise WeightsFormatError(f"entry {name!r} refers to missing storage {value.storage_key}")
+            raise WeightsFormatError(
+                f"entry {name!r} refers to missing storage {value.storage_key}"
+            )
         result[str(name)] = value.materialise(storage)
     return result
 
