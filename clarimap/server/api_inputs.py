@@ -74,6 +74,12 @@ _INPUT_COLUMNS = (
 
 # status.code filter values of GET /v2/inputs, by enum name (modern and 2.6.2 names).
 _INPUT_STATUS_NAMES = {
+    # Both spellings of the aliased enum: clarifai-grpc 12.x sends INPUT_SUCCESS...,
+    # the 2.6.2-era proto (and Clarifai's older docs) INPUT_DOWNLOAD_SUCCESS...
+    "INPUT_DOWNLOAD_SUCCESS": status.INPUT_DOWNLOAD_SUCCESS,
+    "INPUT_DOWNLOAD_PENDING": status.INPUT_DOWNLOAD_PENDING,
+    "INPUT_DOWNLOAD_FAILED": status.INPUT_DOWNLOAD_FAILED,
+    "INPUT_DOWNLOAD_IN_PROGRESS": status.INPUT_DOWNLOAD_IN_PROGRESS,
     "INPUT_SUCCESS": status.INPUT_DOWNLOAD_SUCCESS,
     "INPUT_IMAGE_DOWNLOAD_SUCCESS": status.INPUT_DOWNLOAD_SUCCESS,
     "INPUT_PENDING": status.INPUT_DOWNLOAD_PENDING,

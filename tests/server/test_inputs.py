@@ -342,6 +342,17 @@ def test_list_filters_by_status_code(api: Api) -> None:
     assert "NOT_A_CODE" in body["status"]["details"]
 
 
+def test_list_status_filter_accepts_both_spellings_of_the_aliased_enum(api: Api) -> None:
+    # 30000-30003 have two names each; clients send either (the older one from older protos).
+    create(api, image_input("good"))
+    for name in ("INPUT_DOWNLOAD_SUCCESS", "INPUT_SUCCESS"):
+        code, body = api.get("inputs", f"status.code={name}")
+        assert code == 200 and [item["id"] for item in body["inputs"]] == ["good"]
+    for name in ("INPUT_DOWNLOAD_FAILED", "INPUT_FAILED", "INPUT_DOWNLOAD_PENDING"):
+        code, body = api.get("inputs", f"status.code={name}")
+        assert code == 200 and body["inputs"] == []
+
+
 def test_get_an_unknown_input_is_404_with_30102(api: Api) -> None:
     code, body = api.get("inputs/nope")
     assert code == 404
