@@ -58,6 +58,8 @@ class DemoContext:
     session: requests.Session | None = None
     server: Any = None  # the embedded clarimap.server.ServerApp, once started
     photo_ids: list[str] = attrs.Factory(list)
+    orm: Any = None  # a clarimap.Session on the embedded server (the model steps open it)
+    custom_model: Any = None  # the clarimap.Model the demo trains
 
     def say(self, text: str = "") -> None:
         """Print a line of the demo's output."""
@@ -345,6 +347,164 @@ def list_photos_again(ctx: DemoContext) -> None:
         raise DemoStepFailed(f"expected inputs {sorted(ctx.photo_ids)}, the server lists {listed}")
 
 
+# -- models: the second half of the 2.6.2 tutorial, through the ORM -------------------------------
+
+GENERAL_MODEL_NAME = "general-v1.3"
+FACE_MODEL_ID = "a403429f2ddf4b49b307e318f00e528b"
+MODELS_PLUGIN_NOTE = (
+    "  note: {what} from the clarimap-models plugin, which is not installed; install it with "
+    " pip install ./plugins/clarimap-models  (skipping this step)"
+)
+CUSTOM_MODEL_ID = "demo-things"
+CUSTOM_CONCEPTS = ("animal", "space")
+"""The concepts the demo's model learns (the sample photos are uploaded with them)."""
+
+
+def orm_session(ctx: DemoContext) -> Any:
+    """A clarimap session on the embedded server (opened once, closed by :func:`run_demo`)."""
+    if ctx.orm is None:
+        import clarimap
+
+        ctx.orm = clarimap.connect(ctx.base_url, local_app=ctx.server)
+    return ctx.orm
+
+
+def sample_bytes(name: str) -> bytes:
+    """The bytes of a sample photo."""
+    return (resources.files("clarimap") / "demo_data" / name).read_bytes()
+
+
+def plugin_missing(error: Exception) -> bool:
+    """True when a predict failed because the models plugin is not installed (21200)."""
+    from clarimap.errors import ApiError
+
+    return isinstance(error, ApiError) and error.code == 21200
+
+
+@demo_step("Predict the concepts of a photo with the general model")
+def predict_general(ctx: DemoContext) -> None:
+    """``session.get(Model, name="general-v1.3").predict(photo)``: ImageNet classes."""
+    from clarimap import Model
+    from clarimap.errors import ApiError
+
+    general = orm_session(ctx).get(Model, name=GENERAL_MODEL_NAME)
+    if general is None:
+        raise DemoStepFailed(f"the server lists no model named {GENERAL_MODEL_NAME!r}")
+    try:
+        prediction = general.predict(sample_bytes("cat.jpg"), max_concepts=5)
+    except ApiError as error:
+        if plugin_missing(error):
+            ctx.say(MODELS_PLUGIN_NOTE.format(what="the general model comes"))
+            return
+        raise
+    for concept in prediction.concepts:
+        ctx.say(f"  {concept.name or concept.id:<20} {concept.value:.3f}")
+    ctx.say(f"cat.jpg, top 5 of {GENERAL_MODEL_NAME} (model.predict(photo, max_concepts=5))")
+
+
+@demo_step("Its colours, with the colour model")
+def predict_colors(ctx: DemoContext) -> None:
+    """The built-in colour model: dominant colours, their W3C names and shares."""
+    from clarimap import Model
+
+    color = orm_session(ctx).get(Model, name="color")
+    if color is None:
+        raise DemoStepFailed("the server lists no model named 'color'")
+    prediction = color.predict(sample_bytes("cat.jpg"), max_concepts=5)
+    if not prediction.colors:
+        raise DemoStepFailed("the colour model found no colour in cat.jpg")
+    for found in prediction.colors:
+        ctx.say(f"  {found.raw_hex}  nearest {found.w3c_name:<16} {found.value:6.1%} of the photo")
+    ctx.say("cat.jpg, its 5 main colours (the colour model is built into the server)")
+
+
+@demo_step("Faces, with the face detection model")
+def predict_faces(ctx: DemoContext) -> None:
+    """Face regions with their bounding boxes, for two portraits and a photo of galaxies."""
+    from clarimap import Model
+    from clarimap.errors import ApiError
+
+    faces = orm_session(ctx).get(Model, FACE_MODEL_ID)
+    if faces is None:
+        raise DemoStepFailed(f"the server lists no model {FACE_MODEL_ID}")
+    names = ["astronaut.jpg", "grace_hopper.jpg", "galaxies.jpg"]
+    try:
+        predictions = faces.predict([sample_bytes(name) for name in names])
+    except ApiError as error:
+        if plugin_missing(error):
+            ctx.say(MODELS_PLUGIN_NOTE.format(what="face detection comes"))
+            return
+        raise
+    for name, prediction in zip(names, predictions, strict=True):
+        boxes = ", ".join(
+            f"rows {r.bounding_box.top_row:.2f}-{r.bounding_box.bottom_row:.2f} "
+            f"cols {r.bounding_box.left_col:.2f}-{r.bounding_box.right_col:.2f}"
+            for r in prediction.regions
+            if r.bounding_box is not None
+        )
+        ctx.say(f"  {name:<18} {len(prediction.regions)} face(s) {boxes}")
+    ctx.say("three photos in one call (model.predict([...]))")
+
+
+@demo_step("Create a model with concepts and train it on the photos")
+def create_and_train(ctx: DemoContext) -> None:
+    """``session.add(Model(...))``, commit, ``model.train()``: a real model on the photos' labels."""
+    from clarimap import Model
+
+    session = orm_session(ctx)
+    model = Model(id=CUSTOM_MODEL_ID, concepts=list(CUSTOM_CONCEPTS))
+    with session.begin():
+        session.add(model)
+    ctx.say(f"created model {model.id!r} with concepts {', '.join(CUSTOM_CONCEPTS)} "
+            "(session.add + commit: POST /v2/models)")
+    started = time.monotonic()
+    version = model.train(timeout=PROCESSING_TIMEOUT_SECONDS)
+    labelled = sorted(photo.id for photo in model.inputs)
+    ctx.say(f"trained version {version.id[:8]} in {time.monotonic() - started:.2f} s: "
+            f"{version.status.code} {version.status.description} (model.train())")
+    ctx.say(f"it learned from {version.total_input_count} labelled photos (model.inputs): "
+            f"{', '.join(labelled)}")
+    ctx.custom_model = model
+
+
+@demo_step("Predict with it")
+def predict_custom(ctx: DemoContext) -> None:
+    """The trained model on a photo it never saw, and on stored inputs it was not taught."""
+    from clarimap import Input
+
+    model = ctx.custom_model
+    if model is None:
+        raise DemoStepFailed("no trained model (the previous step did not run)")
+    sources = [sample_bytes("coffee.jpg"), Input(id="from-data-uri"), Input(id="from-open-file")]
+    labels = ["coffee.jpg (new)", "from-data-uri", "from-open-file"]
+    for label, prediction in zip(labels, model.predict(sources), strict=True):
+        scores = "  ".join(f"{c.id} {c.value:.2f}" for c in prediction.concepts)
+        ctx.say(f"  {label:<18} {scores}")
+    ctx.say("from-data-uri is the rocket photo, from-open-file the horse: both unlabelled")
+
+
+@demo_step("Search by predicted concept")
+def search_predicted(ctx: DemoContext) -> None:
+    """``session.query(Input).predicted("tabby")``: ranked by the general model's predictions."""
+    from clarimap import Input
+    from clarimap.server.modelzoo import GENERAL_MODEL_ID, zoo_for
+
+    query = orm_session(ctx).query(Input)
+    if not hasattr(query, "predicted"):
+        ctx.say("  note: this clarimap has no query(Input).predicted(); skipping this step")
+        return
+    if GENERAL_MODEL_ID not in zoo_for(ctx.server).ids():
+        ctx.say(MODELS_PLUGIN_NOTE.format(what="predicted concepts come"))
+        return
+    hits = list(query.predicted("tabby").limit(3).hits())
+    for hit in hits:
+        ctx.say(f"  {hit.item.id:<14} score {hit.score:.3f}")
+    ctx.say("the photos the general model found most 'tabby' when they were processed "
+            "(session.query(Input).predicted('tabby'))")
+    if not hits or hits[0].item.id != "cat":
+        raise DemoStepFailed(f"expected the cat photo first, got {[h.item.id for h in hits]}")
+
+
 STEPS: list[DemoStep] = [
     start_server,
     upload_photos,
@@ -356,6 +516,12 @@ STEPS: list[DemoStep] = [
     search_photos,
     delete_photo,
     list_photos_again,
+    predict_general,
+    predict_colors,
+    predict_faces,
+    create_and_train,
+    predict_custom,
+    search_predicted,
 ]
 """The demo's steps, in the order they run."""
 
@@ -418,6 +584,8 @@ def run_demo(out: TextIO, steps: list[DemoStep] | None = None) -> int:
                 ctx.say(f"FAILED: step {number} ({step.heading}): {type(error).__name__}: {error}")
                 return 1
     finally:
+        if ctx.orm is not None:
+            ctx.orm.close()
         if ctx.session is not None:
             ctx.session.close()
         if ctx.server is not None:
