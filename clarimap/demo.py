@@ -450,6 +450,7 @@ def predict_faces(ctx: DemoContext) -> None:
 def create_and_train(ctx: DemoContext) -> None:
     """``session.add(Model(...))``, commit, ``model.train()``: a real model on the photos' labels."""
     from clarimap import Model
+    from clarimap.converters import unstructure
 
     session = orm_session(ctx)
     model = Model(id=CUSTOM_MODEL_ID, concepts=list(CUSTOM_CONCEPTS))
@@ -461,7 +462,7 @@ def create_and_train(ctx: DemoContext) -> None:
     version = model.train(timeout=PROCESSING_TIMEOUT_SECONDS)
     labelled = sorted(photo.id for photo in model.inputs)
     ctx.say(f"trained version {version.id[:8]} in {time.monotonic() - started:.2f} s: "
-            f"{version.status.code} {version.status.description} (model.train())")
+            f"{describe_status(unstructure(version.status))} (model.train())")
     ctx.say(f"it learned from {version.total_input_count} labelled photos (model.inputs): "
             f"{', '.join(labelled)}")
     ctx.custom_model = model
