@@ -147,6 +147,7 @@ class ServerApp:
             raw_body=raw_body,
             query=query,
             headers=headers,
+            query_string=environ.get("QUERY_STRING", ""),
         )
         qs_user = query.pop("user_app_id.user_id", None)
         qs_app = query.pop("user_app_id.app_id", None)

@@ -65,6 +65,7 @@ class RequestContext:
     headers: dict[str, str]
     _body: Any = attrs.field(default=None, alias="_body")
     _parsed: bool = attrs.field(default=False, alias="_parsed")
+    query_string: str = ""  # the raw query string, for repeated keys (``ids=a&ids=b``)
 
     @property
     def store(self) -> Store:
@@ -110,6 +111,10 @@ class RequestContext:
                 status.CONN_INVALID_REQUEST,
                 f"user_app_id.user_id {user_id!r} does not match the route's user {self.app.user_id!r}",
             )
+
+    def query_values(self, key: str) -> list[str]:
+        """Every value of ``key`` in the query string, in order (``query`` keeps only the last)."""
+        return [value for name, value in parse_qsl(self.query_string) if name == key]
 
     def page(self, default_per_page: int = 128, max_per_page: int = 1000) -> tuple[int, int]:
         """``(page, per_page)`` from the query string (section 3 of the wire reference)."""

@@ -70,13 +70,17 @@ def code(response):
     return response.status.code
 
 
-def image_input(input_id=None, *, url=None, data=None, concepts=(), metadata=None):
+def image_input(input_id=None, *, url=None, data=None, concepts=(), metadata=None, geo=None):
     image = resources_pb2.Image(url=url) if url else resources_pb2.Image(base64=data)
     fields = {"image": image}
     if concepts:
         fields["concepts"] = [resources_pb2.Concept(id=c, value=v) for c, v in concepts]
     if metadata is not None:
         fields["metadata"] = struct(metadata)
+    if geo is not None:
+        latitude, longitude = geo
+        fields["geo"] = resources_pb2.Geo(
+            geo_point=resources_pb2.GeoPoint(latitude=latitude, longitude=longitude))
     return resources_pb2.Input(id=input_id or "", data=resources_pb2.Data(**fields))
 
 
@@ -142,6 +146,11 @@ for name in ("INPUT_DOWNLOAD_SUCCESS", "INPUT_DOWNLOAD_FAILED"):
     )
     by_status[name] = {"code": code(listed), "ids": [i.id for i in listed.inputs]}
 out["by_status"] = by_status
+by_ids = stub.ListInputs(
+    service_pb2.ListInputsRequest(user_app_id=user_app_id, ids=["from-bytes", "from-url", "nope"]),
+    metadata=metadata,
+)
+out["by_ids"] = {"code": code(by_ids), "ids": [i.id for i in by_ids.inputs]}
 
 got = stub.GetInput(service_pb2.GetInputRequest(user_app_id=user_app_id, input_id="from-url"),
                     metadata=metadata)
@@ -223,6 +232,8 @@ def test_inputs_add_list_get_patch_delete(server: ServeProcess, media: MediaServ
         "INPUT_DOWNLOAD_SUCCESS": {"code": status.SUCCESS, "ids": ["from-url", "from-bytes"]},
         "INPUT_DOWNLOAD_FAILED": {"code": status.SUCCESS, "ids": []},
     }
+
+    assert out["by_ids"] == {"code": status.SUCCESS, "ids": ["from-url", "from-bytes"]}
 
     got = out["get"]
     assert got["created_at_year"] >= 2024
@@ -469,7 +480,8 @@ added = stub.PostInputs(
                         metadata={"owner": "ana", "room": {"floor": 1}}),
             image_input("coffee", data=sample_bytes("coffee.jpg"), concepts=[("cat", 0.0), ("drink", 1.0)],
                         metadata={"owner": "ana"}),
-            image_input("rocket", data=sample_bytes("rocket.jpg"), metadata={"owner": "bo"}),
+            image_input("rocket", data=sample_bytes("rocket.jpg"), metadata={"owner": "bo"},
+                        geo=(28.57, -80.65)),
         ],
     ),
     metadata=metadata,
@@ -501,6 +513,14 @@ def metadata_filter(value):
         metadata=struct(value))))
 
 
+def geo_filter(latitude, longitude, kilometres):
+    return resources_pb2.Filter(annotation=resources_pb2.Annotation(data=resources_pb2.Data(
+        geo=resources_pb2.Geo(
+            geo_point=resources_pb2.GeoPoint(latitude=latitude, longitude=longitude),
+            geo_limit=resources_pb2.GeoLimit(type="withinKilometers", value=kilometres),
+        ))))
+
+
 def image_rank(**image):
     return resources_pb2.Rank(annotation=resources_pb2.Annotation(data=resources_pb2.Data(
         image=resources_pb2.Image(**image))))
@@ -513,6 +533,8 @@ out = {
     "ana": search(filters=[metadata_filter({"owner": "ana"})], app=app_only),
     "deep": search(filters=[metadata_filter({"room": {"floor": 1}})]),
     "ana_drink": search(filters=[metadata_filter({"owner": "ana"}), concept_filter("drink", 1.0)]),
+    "near_cape": search(filters=[geo_filter(28.6, -80.6, 20)]),
+    "far_from_cape": search(filters=[geo_filter(40.7, -74.0, 20)]),
     "like_cat_url": search(ranks=[image_rank(url=os.environ["CAT_URL"])]),
     "like_coffee_bytes": search(ranks=[image_rank(base64=sample_bytes("coffee.jpg"))]),
     "like_rocket_page_1": search(ranks=[image_rank(base64=sample_bytes("rocket.jpg"))], page=1, per_page=1),
@@ -534,6 +556,8 @@ def test_inputs_searches_with_filters_and_ranks(server: ServeProcess, media: Med
     assert (out["ana"]["code"], sorted(out["ana"]["ids"])) == (ok, ["cat", "coffee"])
     assert (out["deep"]["code"], out["deep"]["ids"]) == (ok, ["cat"])
     assert (out["ana_drink"]["code"], out["ana_drink"]["ids"]) == (ok, ["coffee"])
+    assert (out["near_cape"]["code"], out["near_cape"]["ids"]) == (ok, ["rocket"])
+    assert (out["far_from_cape"]["code"], out["far_from_cape"]["ids"]) == (ok, [])
 
     for name, best in (("like_cat_url", "cat"), ("like_coffee_bytes", "coffee")):
         result = out[name]

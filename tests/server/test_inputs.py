@@ -342,6 +342,18 @@ def test_list_filters_by_status_code(api: Api) -> None:
     assert "NOT_A_CODE" in body["status"]["details"]
 
 
+def test_list_filters_by_repeated_ids_in_creation_order(api: Api) -> None:
+    # clarifai-grpc's JSON channel sends ListInputsRequest.ids as ids=a&ids=b.
+    for input_id in ("one", "two", "three"):
+        create(api, image_input(input_id))
+    code, body = api.get("inputs", "ids=three&ids=one&ids=missing")
+    assert code == 200 and [item["id"] for item in body["inputs"]] == ["one", "three"]
+    code, body = api.get("inputs", "ids=three&ids=one&per_page=1&page=2")
+    assert code == 200 and [item["id"] for item in body["inputs"]] == ["three"]
+    code, body = api.get("inputs", "ids=two&status.code=INPUT_FAILED")
+    assert code == 200 and body["inputs"] == []
+
+
 def test_list_status_filter_accepts_both_spellings_of_the_aliased_enum(api: Api) -> None:
     # 30000-30003 have two names each; clients send either (the older one from older protos).
     create(api, image_input("good"))
