@@ -31,7 +31,17 @@ from clarimap.server.public_models import (
     PUBLIC_CREATED_AT,
 )
 from clarimap.server.routing import RequestContext, routes
-from clarimap.server.schema import ANY, BOOL, INPUT, MODEL, OUTPUT_CONFIG, STR, ListOf, request
+from clarimap.server.schema import (
+    ANY,
+    BOOL,
+    INPUT,
+    MODEL,
+    OUTPUT_CONFIG,
+    OUTPUT_INFO,
+    STR,
+    ListOf,
+    request,
+)
 from clarimap.server.store import new_id, now
 
 MAX_INPUTS = 128
@@ -548,11 +558,27 @@ def _require_inputs(body: dict[str, Any]) -> list[dict[str, Any]]:
     return list(inputs)
 
 
+def _requested_output_config(model: dict[str, Any]) -> dict[str, Any] | None:
+    """The predict request's output_config: ``model.output_info`` (2.6.2) and
+    ``model.model_version.output_info`` (where the current API and its docs put it), merged;
+    the model-level one wins where both set a field."""
+    version_info = (model.get("model_version") or {}).get("output_info")
+    version_config: dict[str, Any] = {}
+    if version_info is not None:
+        checked = OUTPUT_INFO.check(
+            version_info, "model.model_version.output_info", status.PREDICT_INVALID_REQUEST
+        )
+        version_config = checked.get("output_config") or {}
+    model_config = (model.get("output_info") or {}).get("output_config")
+    if not version_config:
+        return model_config
+    return {**version_config, **(model_config or {})}
+
+
 def _predict(ctx: RequestContext, model_id: str, version_id: str | None) -> dict[str, Any]:
     body = ctx.body(PREDICT_REQUEST, code=status.PREDICT_INVALID_REQUEST)
     raw_inputs = _require_inputs(body)
-    output_info = ((body.get("model") or {}).get("output_info") or {})
-    config = parse_output_config(output_info.get("output_config"))
+    config = parse_output_config(_requested_output_config(body.get("model") or {}))
     model = resolve_model(ctx, model_id, version_id)
     loaded = load_inputs(ctx, raw_inputs, config)
     outputs, unmatched = run_model(model, loaded, config)

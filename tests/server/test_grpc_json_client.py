@@ -605,8 +605,10 @@ out["color_by_url"] = [c.raw_hex for c in by_url.outputs[0].data.colors] if by_u
 if os.environ.get("GENERAL") == "1":
     general = predict(
         os.environ["GENERAL_MODEL_ID"], resources_pb2.Image(base64=cat_bytes),
-        model=resources_pb2.Model(output_info=resources_pb2.OutputInfo(
-            output_config=resources_pb2.OutputConfig(max_concepts=5))),
+        # where the current API's docs put it: model.model_version.output_info.output_config
+        model=resources_pb2.Model(model_version=resources_pb2.ModelVersion(
+            output_info=resources_pb2.OutputInfo(
+                output_config=resources_pb2.OutputConfig(max_concepts=5, min_value=0.01)))),
     )
     out["general"] = {
         "code": code(general),
@@ -659,7 +661,8 @@ def test_predict_with_the_colour_model_and_the_general_model(
         assert general["code"] == status.SUCCESS
         names = [name for name, _ in general["concepts"]]
         values = [value for _, value in general["concepts"]]
-        assert len(names) == 5
+        assert 1 <= len(names) <= 5  # max_concepts and min_value both applied
+        assert min(values) >= 0.01
         assert names[0] in CAT_CLASSES
         assert values == sorted(values, reverse=True) and 0 < values[0] <= 1
 

@@ -187,6 +187,31 @@ def test_max_concepts_and_min_value(api: Api) -> None:
     assert [c["id"] for c in body["outputs"][0]["data"]["concepts"]] == ["mid"]
 
 
+def test_output_config_under_model_version_output_info_applies(api: Api) -> None:
+    # Where the current API and clarifai-grpc users put it: model.model_version.output_info.
+    inputs = [image_input(solid((128, 128, 128)))]
+
+    def concept_ids(model: dict[str, Any]) -> list[str]:
+        code, body = api.post(
+            f"models/{BRIGHTNESS_MODEL_ID}/outputs", {"inputs": inputs, "model": model}
+        )
+        assert code == 200, body
+        return [c["id"] for c in body["outputs"][0]["data"]["concepts"]]
+
+    in_version = {"model_version": {"output_info": {"output_config": {"max_concepts": 3}}}}
+    assert len(concept_ids(in_version)) == 3
+    both = {**in_version, "output_info": {"output_config": {"min_value": 0.2}}}
+    assert concept_ids(both) == ["mid"]  # fields of both places apply
+    overridden = {**in_version, "output_info": {"output_config": {"max_concepts": 1}}}
+    assert concept_ids(overridden) == ["mid"]  # the model-level field wins
+    code, body = api.post(
+        f"models/{BRIGHTNESS_MODEL_ID}/outputs",
+        {"inputs": inputs, "model": {"model_version": {"output_info": {"output_config": {"max_concepts": "x"}}}}},
+    )
+    assert code == 400 and body["status"]["code"] == 40001
+    assert "model.model_version.output_info.output_config.max_concepts" in body["status"]["details"]
+
+
 def test_select_concepts_by_id_and_by_name(api: Api) -> None:
     inputs = [image_input(solid((250, 250, 250)))]
     _, body = predict(api, BRIGHTNESS_MODEL_ID, inputs,
