@@ -636,7 +636,9 @@ class Query(Generic[T]):
         if self.entity is Workflow:
             from clarimap.converters import structure
 
-            return cast(T, structure(wire, Workflow))
+            workflow = structure(wire, Workflow)
+            workflow._session = session  # workflows are not identity-mapped; predict needs this
+            return cast(T, workflow)
         return session._load(self.entity, wire)
 
     def __iter__(self) -> Iterator[T]:

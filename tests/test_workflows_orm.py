@@ -120,6 +120,12 @@ def test_list_get_and_delete(connected: Connected) -> None:
         got.predict(png((1, 1, 1)))  # deleted: it left the session
 
 
+def test_a_workflow_found_by_a_query_can_predict(connected: Connected) -> None:
+    connected.session.create_workflow("listed", [COLOR])
+    (listed,) = connected.session.query(Workflow).all()
+    assert listed.predict(png((255, 0, 0))).outputs[0].colors[0].w3c_name == "Red"
+
+
 def test_creating_a_workflow_checks_its_models(connected: Connected) -> None:
     session = connected.session
     with pytest.raises(ApiError) as raised:
