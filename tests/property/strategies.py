@@ -1,20 +1,19 @@
-"""Hypothesis strategies for clarimap entities (used by the round-trip and stateful tests)."""
+"""Strategies of the round-trip and stateful tests, built on :mod:`clarimap.testing.strategies`.
+
+The reusable strategies live in the package (users get them too); this module adds what only
+clarimap's own tests need: a few fixed metadata keys (so edits collide), and entities carrying
+what the server makes (statuses, dates, model versions), which a round trip must keep.
+"""
 
 from __future__ import annotations
 
-import datetime
 import string
 from typing import Any
 
 from hypothesis import strategies as st
 
 from clarimap.entities import (
-    BoundingBox,
     Concept,
-    ConceptAnnotation,
-    GeoBox,
-    GeoLimit,
-    GeoPoint,
     Image,
     Input,
     Model,
@@ -25,38 +24,22 @@ from clarimap.entities import (
     Workflow,
     WorkflowNode,
 )
+from clarimap.testing import strategies as public
 
-ids = st.text(string.ascii_lowercase + string.digits + "-_", min_size=1, max_size=12)
+ids = public.ids()
 short_text = st.text(string.ascii_letters + " é猫", min_size=1, max_size=10)
 fractions = st.floats(0, 1, allow_nan=False)
 keys = st.sampled_from(["owner", "size", "tags", "a", "b", "reviewed", "n", "nested"])
-scalars = st.one_of(
-    st.booleans(),
-    st.integers(-1000, 1000),
-    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
-    short_text,
-)
-json_values: st.SearchStrategy[Any] = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)
-    ),
-    max_leaves=6,
-)
-metadata = st.dictionaries(keys, json_values, max_size=4)
-moments = st.datetimes(
-    min_value=datetime.datetime(2000, 1, 1),
-    max_value=datetime.datetime(2100, 1, 1),
-    timezones=st.just(datetime.timezone.utc),
-)
-geo_points = st.builds(GeoPoint, st.floats(-180, 180), st.floats(-90, 90))
-annotations = st.builds(ConceptAnnotation, ids, st.sampled_from([0.0, 1.0, 0.25]))
+json_values: st.SearchStrategy[Any] = public.json_values(keys)
+metadata = public.metadata(keys, json_values)
+moments = public.moments()
+geo_points = public.geo_points()
+annotations = public.concept_annotations(values=(0.0, 1.0, 0.25))
 statuses = st.builds(Status, st.sampled_from([30000, 30001, 30002, 10000]), short_text, st.just(""))
-boxes = st.builds(BoundingBox, fractions, fractions, fractions, fractions)
 regions = st.builds(
     Region,
     ids,
-    st.none() | boxes,
+    st.none() | public.bounding_boxes(),
     st.lists(annotations, max_size=2, unique_by=lambda c: c.id).map(tuple),
     st.none() | st.sampled_from(["accurate", "misplaced"]),
 )
@@ -111,5 +94,5 @@ workflows = st.builds(
     st.lists(st.builds(WorkflowNode, ids, ids, st.none() | ids), max_size=3),
     st.none() | ids, st.none() | moments,
 )
-geo_limits = st.builds(GeoLimit, st.floats(0, 1000), st.sampled_from(["miles", "kilometers", "degrees", "radians"]))
-geo_boxes = st.builds(GeoBox, geo_points, geo_points)
+geo_limits = public.geo_limits()
+geo_boxes = public.geo_boxes()

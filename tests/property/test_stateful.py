@@ -30,10 +30,13 @@ from hypothesis.stateful import (
 
 from clarimap import ConceptAnnotation, FlushError, GeoPoint, Image, Input
 from clarimap.server import ServerApp
+from clarimap.testing import strategies as public
 from tests.orm_support import Connected, make_app, session_on, tiny_png
-from tests.property.strategies import geo_points, json_values, keys
+from tests.property.strategies import keys
 
 EXAMPLES = int(os.environ.get("CLARIMAP_STATEFUL_EXAMPLES", "200"))
+geo_points = public.geo_points()
+json_values = public.json_values(keys)  # few keys, so edits collide
 concept_ids = st.sampled_from(["cat", "dog", "bird", "fish"])
 values_with_null = st.one_of(json_values, st.none())
 _counter = itertools.count(1)
