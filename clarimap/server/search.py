@@ -816,10 +816,11 @@ def _rank(
         model_id = server.base_embedding.model_id
         candidate_seqs: np.ndarray | None = None
         if search.filters:  # without filters the candidates are the app's inputs: the table
-            candidate_seqs = np.array(
-                [row[0] for row in connection.execute(candidates[0], candidates[1])],
-                dtype=np.int64,
-            )
+            # one text row rather than a row a seq: twice as fast for 20,000 candidates
+            listed = connection.execute(
+                f"SELECT group_concat(seq) FROM ({candidates[0]})", candidates[1]
+            ).fetchone()[0]
+            candidate_seqs = np.array(listed.split(",") if listed else [], dtype=np.int64)
         try:
             table = vectors.index_of(server.store).table(connection, app_pk, model_id)
             for item in visual:

@@ -14,13 +14,13 @@ grows by doubling, so up to twice that while an app is growing.
 Staying in sync. ``input_embeddings`` is written by the processing steps (``INSERT OR
 REPLACE``), by model plugins, and emptied by ``ON DELETE CASCADE`` when inputs are deleted, by
 any code path, in this process or another one on the same database file. Rather than trusting
-every writer to notify the index, migration 3 of :mod:`clarimap.server.store` adds triggers that
-append ``(seq, model_id)`` to ``input_embedding_changes`` on every insert, update and delete of
-``input_embeddings`` (cascaded deletes fire them too). A table remembers the last change it has
+every writer to notify the index, schema version 4 (:mod:`clarimap.server.store`) adds triggers
+that append ``(seq, model_id)`` to ``input_embedding_changes`` on every insert, update and delete
+of ``input_embeddings`` (cascaded deletes fire them too). A table remembers the last change it has
 applied; :meth:`VectorIndex.table` (called inside the search's read transaction) reads the
 changes since then and re-reads the vectors of those seqs: found means added or replaced, gone
 means removed. So a deleted input is never returned and a newly processed one is found by the
-very next search. The check costs one primary-key lookup when nothing changed.
+very next search. When nothing changed the check costs three primary-key lookups.
 
 The change log is trimmed (:meth:`VectorIndex.trim`) once it holds more than
 :data:`TRIM_AFTER` rows; the trimmed position is recorded in
