@@ -207,6 +207,29 @@ def test_pagination_counts_and_only_count(api: Api, animals: ServerApp) -> None:
     assert body["hits"] == [] and body["hit_counts"] == [{"estimated_total": 2}]
 
 
+def test_multi_lookup_filters_page_and_count(api: Api, animals: ServerApp) -> None:
+    """Several lookups (one windowed query for page and total): every page, and past the end."""
+    cat_or_dog_not_plain = [
+        {"annotation": {"data": {"concepts": [{"id": "dog"}]}}},
+        {"annotation": {"data": {"metadata": {"ok": 1}}}, "negate": True},
+    ]
+    _, body = current(api, cat_or_dog_not_plain, pagination={"page": 1, "per_page": 1})
+    assert ids(body) == ["both"] and body["hit_counts"] == [{"estimated_total": 1}]
+    pair = [
+        {"annotation": {"data": {"concepts": [{"id": "cat"}]}}},
+        {"annotation": {"data": {"metadata": {"owner": {}}}}},
+    ]
+    _, body = current(api, pair, pagination={"page": 1, "per_page": 5})
+    assert ids(body) == ["cat1"] and body["hit_counts"] == [{"estimated_total": 1}]
+    animals_by_two = [{"annotation": {"data": {"concepts": [{"id": "cat"}], "metadata": {}}}}]
+    _, body = current(api, animals_by_two, pagination={"page": 1, "per_page": 1})
+    assert ids(body) == ["cat1"] and body["hit_counts"] == [{"estimated_total": 2}]
+    _, body = current(api, animals_by_two, pagination={"page": 2, "per_page": 1})
+    assert ids(body) == ["both"] and body["hit_counts"] == [{"estimated_total": 2}]
+    _, body = current(api, animals_by_two, pagination={"page": 3, "per_page": 1})
+    assert body["hits"] == [] and body["hit_counts"] == [{"estimated_total": 2}]
+
+
 def test_annotation_search_returns_the_input_level_annotation(api: Api, animals: ServerApp) -> None:
     body_in = {"searches": [{"query": {"filters": [{"input": {"id": "dog1"}}]}}]}
     code, body = api.post("annotations/searches", body_in)
