@@ -22,6 +22,7 @@ only the plugins named.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
@@ -119,14 +120,15 @@ def _skip_unless_installed(error: ModuleNotFoundError) -> None:
 @pytest.fixture
 def clarimap_server() -> Iterator[ServerApp]:
     """A fresh in-memory local server; new inputs are processed before the create call answers."""
-    try:
-        from clarimap.testing import local_server
+    from clarimap.testing import local_server
 
-        with local_server() as server:
-            yield server
-    except ModuleNotFoundError as error:
-        _skip_unless_installed(error)
-        raise
+    with contextlib.ExitStack() as resources:
+        try:  # the server and its modules (Pillow, numpy...) are imported when it is made
+            server = resources.enter_context(local_server())
+        except ModuleNotFoundError as error:
+            _skip_unless_installed(error)
+            raise
+        yield server
 
 
 @pytest.fixture
@@ -144,11 +146,11 @@ def clarimap_session(clarimap_server: ServerApp) -> Iterator[Session]:
 @pytest.fixture
 def clarimap_http_server(clarimap_server: ServerApp) -> Iterator[HTTPServer]:
     """``clarimap_server`` over HTTP on 127.0.0.1 and a free port (``.url``); stopped after."""
-    try:
-        from clarimap.server.http import HTTPServer
+    from clarimap.server.http import HTTPServer
 
+    try:
         server = HTTPServer(clarimap_server, "127.0.0.1", 0)
-    except ModuleNotFoundError as error:
+    except ModuleNotFoundError as error:  # waitress, imported when a server is made
         _skip_unless_installed(error)
         raise
     with server:

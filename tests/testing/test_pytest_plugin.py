@@ -164,10 +164,10 @@ SERVER_IMPORTED_BEFORE_CONFTEST = "clarimap.server" in sys.modules
 
 
 class BlockServer(importlib.abc.MetaPathFinder):
-    """Makes clarimap.server unimportable, as it is without the server extra."""
+    """Makes BLOCKED unimportable, as it is without the server extra."""
 
     def find_spec(self, name, path=None, target=None):
-        if name == "clarimap.server" or name.startswith("clarimap.server."):
+        if name == BLOCKED or name.startswith(BLOCKED + "."):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
 
@@ -176,8 +176,11 @@ sys.meta_path.insert(0, BlockServer())
 '''
 
 
-def test_without_the_server_extra_the_fixtures_skip(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(BLOCK_SERVER_CONFTEST)
+@pytest.mark.parametrize("blocked", ["clarimap.server", "numpy"])
+def test_without_the_server_extra_the_fixtures_skip(
+    pytester: pytest.Pytester, blocked: str
+) -> None:
+    pytester.makeconftest(f"BLOCKED = {blocked!r}\n" + BLOCK_SERVER_CONFTEST)
     pytester.makepyfile(
         test_app=textwrap.dedent(
             """
