@@ -91,19 +91,21 @@ class VectorTable:
             (self.model_id, self.app_pk),
         ).fetchall()
         seqs = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        blobs = [bytes(row[1]) for row in rows]
-        dimensions = len(blobs[0]) // 4 if blobs else 0
-        if any(len(blob) != dimensions * 4 for blob in blobs):
+        dimensions = len(rows[0][1]) // 4 if rows else 0
+        if any(len(row[1]) != dimensions * 4 for row in rows):
             raise VectorSizeError(
                 f"the stored vectors of model {self.model_id!r} differ in length; reprocess "
                 "the inputs"
             )
-        matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimensions)
+        # one writable buffer, no further copy: the matrix owns the joined bytes
+        joined = bytearray().join(row[1] for row in rows)
+        del rows
+        matrix = np.frombuffer(joined, dtype=np.float32).reshape(len(seqs), dimensions)
         self.dimensions = dimensions
-        self._matrix = matrix.copy()  # writable, owned
+        self._matrix = matrix
         self._seqs = seqs
-        self._live = np.ones(len(rows), dtype=bool)
-        self._size = len(rows)
+        self._live = np.ones(len(seqs), dtype=bool)
+        self._size = len(seqs)
         self._removed = 0
         self._row_of = {int(seq): row for row, seq in enumerate(seqs)}
         self._sorted = None
