@@ -14,121 +14,66 @@ that is incomplete or broken is rebuilt. Where it cannot be built (no network, n
 module), :class:`LegacyUnavailable` says why; tests turn that into a skip with that reason.
 
 A script prints its result as JSON on the last line of stdout; everything printed before is
-ignored. Used by tests/server/test_legacy_client.py; later tests (search, predict) reuse it.
+ignored. The building and running are tests/clientvenv.py's, shared with tests/grpcjson.py. Used
+by tests/server/test_legacy_client.py, test_legacy_models.py, test_legacy_search.py and
+benchmarks/bench_orm.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import pytest
+
+from tests.clientvenv import ClientScriptFailed, ClientVenv, ClientVenvUnavailable
+from tests.conftest import SAMPLES
+from tests.serve_process import ServeProcess
 
 LEGACY_REQUIREMENTS = (
     "clarifai==2.6.2",
     "protobuf==3.19.6",
     "googleapis-common-protos==1.56.4",
 )
-BUILD_TIMEOUT_SECONDS = 600
-MARKER_FILE = "clarimap-legacy-venv.json"  # written last: its presence means the build finished
+
+# The start of the test modules' scripts: the app on the server, ``out`` for the results, and
+# ``sample(name)``, the path of a photo in clarimap/demo_data.
+CLIENT_PRELUDE = r"""
+import json, os, sys, time
+from clarifai.errors import ApiError
+from clarifai.rest import ClarifaiApp
+from clarifai.rest import Image as ClImage
+
+app = ClarifaiApp(api_key=os.environ["CLARIMAP_KEY"], base_url=os.environ["CLARIMAP_URL"])
+SAMPLES = os.environ["CLARIMAP_SAMPLES"]
+out = {}
+
+def sample(name):
+    return os.path.join(SAMPLES, name)
+"""
 
 
-_LONG_BASE64 = re.compile(r"[A-Za-z0-9+/=]{200,}")
-
-
-def _shorten(text: str, limit: int) -> str:
-    """The tail of a script's output, with long base64 runs (image bytes) elided."""
-    text = _LONG_BASE64.sub(lambda match: f"<{len(match.group())} base64 chars>", text)
-    return text[-limit:]
-
-
-class LegacyUnavailable(Exception):
+class LegacyUnavailable(ClientVenvUnavailable):
     """The 2.6.2 virtualenv cannot be built or used here; the message says why."""
 
 
-class LegacyScriptFailed(AssertionError):
+class LegacyScriptFailed(ClientScriptFailed):
     """A script run in the 2.6.2 virtualenv exited non-zero or printed no JSON."""
 
 
-def venv_dir() -> Path:
-    """Where the cached virtualenv lives."""
-    configured = os.environ.get("CLARIMAP_LEGACY_VENV")
-    if configured:
-        return Path(configured).expanduser()
-    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache_home / "clarimap" / "legacy-venv-2.6.2"
-
-
-def _python_of(venv: Path) -> Path:
-    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-
-
-def _expected_marker() -> dict[str, Any]:
-    return {
-        "requirements": list(LEGACY_REQUIREMENTS),
-        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
-    }
-
-
-def _is_usable(venv: Path) -> bool:
-    """True when ``venv`` finished building with our requirements and imports the client."""
-    try:
-        marker = json.loads((venv / MARKER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    if marker != _expected_marker():
-        return False
-    check = subprocess.run(
-        [str(_python_of(venv)), "-c", "import clarifai.rest, google.protobuf"],
-        capture_output=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    return check.returncode == 0
-
-
-@contextlib.contextmanager
-def _build_lock(venv: Path) -> Iterator[None]:
-    """An exclusive lock, so parallel test processes build the virtualenv only once."""
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f".{venv.name}.lock", "w") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-
-def _run_build_step(command: list[str], what: str) -> None:
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_SECONDS,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise LegacyUnavailable(
-            f"cannot build the clarifai==2.6.2 virtualenv: {what}: {error}"
-        ) from None
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-        raise LegacyUnavailable(
-            f"cannot build the clarifai==2.6.2 virtualenv: {what} failed "
-            f"(exit {done.returncode}): {tail}"
-        )
-
-
-_checked: dict[Path, Path] = {}
+LEGACY_CLIENT = ClientVenv(
+    label="clarifai==2.6.2",
+    requirements=LEGACY_REQUIREMENTS,
+    cache_dir_name="legacy-venv-2.6.2",
+    venv_env_var="CLARIMAP_LEGACY_VENV",
+    marker_file="clarimap-legacy-venv.json",
+    import_check="import clarifai.rest, google.protobuf",
+    client_module="clarifai.rest",
+    unavailable=LegacyUnavailable,
+    script_failed=LegacyScriptFailed,
+    temp_prefix="clarimap-legacy-",
+)
 
 
 def legacy_python() -> Path:
@@ -136,70 +81,37 @@ def legacy_python() -> Path:
 
     Raises :class:`LegacyUnavailable` with the reason when it cannot be built.
     """
-    venv = venv_dir()
-    if venv in _checked:
-        return _checked[venv]
-    with _build_lock(venv):
-        if not _is_usable(venv):
-            shutil.rmtree(venv, ignore_errors=True)
-            _run_build_step([sys.executable, "-m", "venv", str(venv)], "python -m venv")
-            _run_build_step(
-                [
-                    str(_python_of(venv)),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    *LEGACY_REQUIREMENTS,
-                ],
-                f"pip install {' '.join(LEGACY_REQUIREMENTS)}",
-            )
-            (venv / MARKER_FILE).write_text(json.dumps(_expected_marker()))
-            if not _is_usable(venv):
-                raise LegacyUnavailable(
-                    f"the clarifai==2.6.2 virtualenv at {venv} was built but cannot import "
-                    "clarifai.rest"
-                )
-    _checked[venv] = _python_of(venv)
-    return _checked[venv]
+    return LEGACY_CLIENT.python()
 
 
 def run_legacy_script(
     script: str, *, env: Mapping[str, str] | None = None, timeout: float = 300
 ) -> Any:
     """Run ``script`` with the 2.6.2 client's Python; the JSON on its last stdout line."""
-    python = legacy_python()
-    child_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CLARIFAI_", "PYTHON", "VIRTUAL_ENV"))
-    }
-    child_env.update(env or {})
-    with tempfile.TemporaryDirectory(prefix="clarimap-legacy-") as home:
-        # a HOME of its own: 2.6.2 reads ~/.clarifai/config when no key or base is given
-        child_env["HOME"] = home
-        script_path = Path(home) / "script.py"
-        script_path.write_text(script)
-        done = subprocess.run(
-            [str(python), str(script_path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            cwd=home,
-        )
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    if done.returncode != 0 or not lines:
-        raise LegacyScriptFailed(
-            f"the clarifai==2.6.2 script exited {done.returncode}\n"
-            f"stdout:\n{_shorten(done.stdout, 4000)}\nstderr:\n{_shorten(done.stderr, 6000)}"
-        )
+    return LEGACY_CLIENT.run_script(script, env=env, timeout=timeout)
+
+
+def skip_without_legacy_client() -> None:
+    """Build (or reuse) the 2.6.2 virtualenv; skip the calling test, with the reason, if it cannot."""
     try:
-        return json.loads(lines[-1])
-    except ValueError:
-        raise LegacyScriptFailed(
-            f"the clarifai==2.6.2 script printed no JSON on its last line: {lines[-1][:500]!r}\n"
-            f"stderr:\n{_shorten(done.stderr, 4000)}"
-        ) from None
+        legacy_python()
+    except LegacyUnavailable as reason:
+        pytest.skip(str(reason))
+
+
+def run_against(server: ServeProcess, script: str, *, api_key: str, **env: str) -> dict[str, Any]:
+    """Run ``script`` with the 2.6.2 client pointed at ``server``; the JSON it printed last.
+
+    The script sees ``CLARIMAP_URL``, ``CLARIMAP_KEY`` (``api_key``), ``CLARIMAP_SAMPLES`` (the
+    sample photos) and whatever else ``env`` names.
+    """
+    result: dict[str, Any] = run_legacy_script(
+        script,
+        env={
+            "CLARIMAP_URL": server.url,
+            "CLARIMAP_KEY": api_key,
+            "CLARIMAP_SAMPLES": str(SAMPLES),
+            **env,
+        },
+    )
+    return result

@@ -17,29 +17,23 @@ from typing import Any
 
 import pytest
 
-from tests.legacy import LegacyUnavailable, legacy_python, run_legacy_script
+from tests.legacy import (
+    CLIENT_PRELUDE,
+    run_against,
+    run_legacy_script,
+    skip_without_legacy_client,
+)
 from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.legacy_client
 
 API_KEY = "legacy-test-key"
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "clarimap" / "demo_data"
 GENERAL_MODEL_ID = "aaa03c23b3724a16a56b629203edc62c"
 
 # Put before every script: the app, and helpers that turn results into JSON-able values.
-PRELUDE = r"""
-import json, os, sys, time
-from clarifai.errors import ApiError
-from clarifai.rest import ClarifaiApp
-from clarifai.rest import Image as ClImage
-
-app = ClarifaiApp(api_key=os.environ["CLARIMAP_KEY"], base_url=os.environ["CLARIMAP_URL"])
-SAMPLES = os.environ["CLARIMAP_SAMPLES"]
-out = {}
-
-def sample(name):
-    return os.path.join(SAMPLES, name)
-
+PRELUDE = (
+    CLIENT_PRELUDE
+    + r"""
 def image(img):
     status = getattr(img, "status", None)
     return {
@@ -81,6 +75,7 @@ def wait_until_processed(timeout=60):
                     "errors": counts.errors}
         time.sleep(0.1)
 """
+)
 
 INPUTS_SCRIPT = (
     PRELUDE
@@ -208,10 +203,7 @@ except ApiError as error:
 @pytest.fixture(scope="module")
 def legacy_ready() -> None:
     """Build (or reuse) the 2.6.2 virtualenv; skip the module with the reason if it cannot."""
-    try:
-        legacy_python()
-    except LegacyUnavailable as reason:
-        pytest.skip(str(reason))
+    skip_without_legacy_client()
 
 
 @pytest.fixture
@@ -221,15 +213,7 @@ def server(legacy_ready: None, tmp_path: Path) -> Iterator[ServeProcess]:
 
 
 def run(script: str, server: ServeProcess) -> dict[str, Any]:
-    result: dict[str, Any] = run_legacy_script(
-        script,
-        env={
-            "CLARIMAP_URL": server.url,
-            "CLARIMAP_KEY": API_KEY,
-            "CLARIMAP_SAMPLES": str(SAMPLES),
-        },
-    )
-    return result
+    return run_against(server, script, api_key=API_KEY)
 
 
 def test_inputs_create_list_get_update_delete(server: ServeProcess) -> None:

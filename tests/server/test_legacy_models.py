@@ -18,37 +18,29 @@ from typing import Any
 import pytest
 import requests
 
-from tests.legacy import LegacyUnavailable, legacy_python, run_legacy_script
+from tests.legacy import CLIENT_PRELUDE, run_against, skip_without_legacy_client
 from tests.serve_process import ServeProcess
 
 pytestmark = pytest.mark.legacy_client
 
 API_KEY = "legacy-models-key"
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "clarimap" / "demo_data"
 GENERAL_MODEL_ID = "aaa03c23b3724a16a56b629203edc62c"
 COLOR_MODEL_ID = "eeed0b6733a644cea07cf4c60f87ebb7"
 FACE_MODEL_ID = "a403429f2ddf4b49b307e318f00e528b"
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
-PRELUDE = r"""
-import json, os, time
-from clarifai.errors import ApiError
-from clarifai.rest import ClarifaiApp
-from clarifai.rest import Image as ClImage
-
-app = ClarifaiApp(api_key=os.environ["CLARIMAP_KEY"], base_url=os.environ["CLARIMAP_URL"])
-SAMPLES = os.environ["CLARIMAP_SAMPLES"]
-out = {}
-
-def sample(name):
-    return os.path.join(SAMPLES, name)
-
+PRELUDE = (
+    CLIENT_PRELUDE
+    + r"""
 def concepts_of(response):
     output = response["outputs"][0]
     return [[c["id"], c["value"]] for c in output["data"].get("concepts", [])]
 """
+)
 
-PREDICT_SCRIPT = PRELUDE + r"""
+PREDICT_SCRIPT = (
+    PRELUDE
+    + r"""
 general = app.public_models.general_model
 response = general.predict_by_filename(sample("cat.jpg"), max_concepts=5)
 out["status"] = response["status"]["code"]
@@ -64,8 +56,11 @@ out["by_name"] = concepts_of(app.models.get("general-v1.3").predict_by_filename(
     sample("cat.jpg"), max_concepts=3))
 print(json.dumps(out))
 """
+)
 
-TRAIN_SCRIPT = PRELUDE + r"""
+TRAIN_SCRIPT = (
+    PRELUDE
+    + r"""
 images = []
 for name, concept, other in [("cat.jpg", "animal", "space"), ("horse.png", "animal", "space"),
                              ("rocket.jpg", "space", "animal"),
@@ -103,8 +98,11 @@ out["metrics_status"] = metrics["status"]["code"]
 out["aucs"] = {m["concept"]["id"]: m["roc_auc"] for m in metrics.get("binary_metrics", [])}
 print(json.dumps(out))
 """
+)
 
-WORKFLOW_SCRIPT = PRELUDE + r"""
+WORKFLOW_SCRIPT = (
+    PRELUDE
+    + r"""
 workflow = app.workflows.get("general-and-colour")
 out["workflow_id"] = workflow.wf_id
 out["listed"] = [w.wf_id for w in app.workflows.get_all()]
@@ -119,17 +117,17 @@ out["outputs"] = [
 ]
 print(json.dumps(out))
 """
+)
 
 
 @pytest.fixture(scope="module")
 def legacy_ready() -> None:
     """Build (or reuse) the 2.6.2 virtualenv and need the models plugin; skip saying why not."""
     if importlib.util.find_spec("clarimap_models") is None:
-        pytest.skip("the clarimap-models plugin is not installed (pip install ./plugins/clarimap-models)")
-    try:
-        legacy_python()
-    except LegacyUnavailable as reason:
-        pytest.skip(str(reason))
+        pytest.skip(
+            "the clarimap-models plugin is not installed (pip install ./plugins/clarimap-models)"
+        )
+    skip_without_legacy_client()
 
 
 @pytest.fixture
@@ -139,11 +137,7 @@ def server(legacy_ready: None, tmp_path: Path) -> Iterator[ServeProcess]:
 
 
 def run(script: str, server: ServeProcess) -> dict[str, Any]:
-    result: dict[str, Any] = run_legacy_script(
-        script,
-        env={"CLARIMAP_URL": server.url, "CLARIMAP_KEY": API_KEY, "CLARIMAP_SAMPLES": str(SAMPLES)},
-    )
-    return result
+    return run_against(server, script, api_key=API_KEY)
 
 
 def test_predict_by_filename_and_bytes_with_public_models(server: ServeProcess) -> None:
@@ -182,10 +176,17 @@ def test_train_versions_inputs_and_evaluate(server: ServeProcess) -> None:
 def test_workflow_predict_by_bytes(server: ServeProcess) -> None:
     created = requests.post(
         f"{server.url}/v2/workflows",
-        json={"workflows": [{"id": "general-and-colour", "nodes": [
-            {"id": "general", "model": {"id": GENERAL_MODEL_ID}},
-            {"id": "colour", "model": {"id": COLOR_MODEL_ID}},
-        ]}]},
+        json={
+            "workflows": [
+                {
+                    "id": "general-and-colour",
+                    "nodes": [
+                        {"id": "general", "model": {"id": GENERAL_MODEL_ID}},
+                        {"id": "colour", "model": {"id": COLOR_MODEL_ID}},
+                    ],
+                }
+            ]
+        },
         headers={"Authorization": f"Key {API_KEY}"},
         timeout=60,
     )

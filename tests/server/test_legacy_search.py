@@ -11,33 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.legacy import LegacyUnavailable, legacy_python, run_legacy_script
+from tests.conftest import SAMPLES
+from tests.legacy import CLIENT_PRELUDE, run_against, skip_without_legacy_client
 from tests.serve_process import ServeProcess
 from tests.server.mediaserver import MediaServer
 
 pytestmark = pytest.mark.legacy_client
 
 API_KEY = "legacy-search-key"
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "clarimap" / "demo_data"
 
-SCRIPT = r"""
-import json, os, time
-from clarifai.errors import ApiError
-from clarifai.rest import ClarifaiApp, Geo, GeoBox, GeoLimit, GeoPoint
-from clarifai.rest import Image as ClImage
+SCRIPT = (
+    CLIENT_PRELUDE
+    + r"""
+from clarifai.rest import Geo, GeoBox, GeoLimit, GeoPoint
 from clarifai.rest import InputSearchTerm, OutputSearchTerm, SearchQueryBuilder
 
-app = ClarifaiApp(api_key=os.environ["CLARIMAP_KEY"], base_url=os.environ["CLARIMAP_URL"])
-SAMPLES = os.environ["CLARIMAP_SAMPLES"]
 MEDIA = os.environ["CLARIMAP_MEDIA"]
-out = {}
-
-def sample(name):
-    return os.path.join(SAMPLES, name)
 
 def hits(images):
     return [img.input_id for img in (images or [])]
@@ -94,15 +86,13 @@ except ApiError as error:
     out["bad_crop"] = [error.response.status_code, error.error_code]
 print(json.dumps(out))
 """
+)
 
 
 @pytest.fixture(scope="module")
 def legacy_ready() -> None:
     """Build (or reuse) the 2.6.2 virtualenv; skip the module with the reason if it cannot."""
-    try:
-        legacy_python()
-    except LegacyUnavailable as reason:
-        pytest.skip(str(reason))
+    skip_without_legacy_client()
 
 
 @pytest.fixture
@@ -115,15 +105,7 @@ def media() -> Iterator[MediaServer]:
 
 def test_legacy_client_searches(legacy_ready: None, tmp_path: Path, media: MediaServer) -> None:
     with ServeProcess(data=tmp_path / "data", api_keys=[API_KEY]) as server:
-        out: dict[str, Any] = run_legacy_script(
-            SCRIPT,
-            env={
-                "CLARIMAP_URL": server.url,
-                "CLARIMAP_KEY": API_KEY,
-                "CLARIMAP_SAMPLES": str(SAMPLES),
-                "CLARIMAP_MEDIA": media.url("").rstrip("/"),
-            },
-        )
+        out = run_against(server, SCRIPT, api_key=API_KEY, CLARIMAP_MEDIA=media.url("").rstrip("/"))
 
     assert out["concept"] == ["rocket", "galaxies"]
     assert out["concept_scores"] == [["rocket", 1.0], ["galaxies", 1.0]]
