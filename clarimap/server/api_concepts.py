@@ -4,21 +4,29 @@ Concepts live in the ``concepts`` table (one row an app and id: the name in the 
 language) and ``concept_translations`` (names in other languages). The inputs handlers and the
 model handlers add the concepts they mention with ``INSERT OR IGNORE`` (:func:`ensure_concepts`).
 
-This module also holds the small helpers the model and workflow handlers share: id checks,
-case-insensitive ``*`` wildcard matching and the check that refuses writes to the public app.
+The helpers the route modules share (id checks, paging, wildcards, the public app's guard) are
+in :mod:`clarimap.server._handlers`.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from clarimap.server import status
+from clarimap.server._handlers import (
+    Items,
+    check_id,
+    page_slice,
+    request_app_pk,
+    require_writable,
+    search_pagination,
+    sql_offset,
+    wildcard_matcher,
+)
 from clarimap.server.errors import ApiError
-from clarimap.server.public_models import PUBLIC_APP_ID, PUBLIC_USER_ID
-from clarimap.server.routing import AppRef, RequestContext, parse_pagination, routes
+from clarimap.server.routing import AppRef, RequestContext, routes
 from clarimap.server.schema import (
     ANY,
     BOOL,
@@ -33,83 +41,6 @@ from clarimap.server.store import now
 
 MAX_BATCH = 128
 DEFAULT_LANGUAGE = "en"
-
-# ---------------------------------------------------------------------------------------------
-# helpers shared with api_models and api_workflows
-
-
-def check_id(value: Any, where: str, code: int) -> str:
-    """``value`` as a resource id, or ``ApiError(code)`` saying why it cannot be one.
-
-    An id is 1 to 255 printable ASCII characters without ``/`` (a path segment of the API).
-    """
-    if not isinstance(value, str) or not value:
-        raise ApiError(code, f"{where}: an id is required (a non-empty string)")
-    if len(value) > 255:
-        raise ApiError(code, f"{where}: an id is at most 255 characters, got {len(value)}")
-    if "/" in value:
-        raise ApiError(code, f"{where}: an id cannot contain '/', got {value!r}")
-    if not value.isascii() or not value.isprintable():
-        raise ApiError(code, f"{where}: an id holds printable ASCII characters only, got {value!r}")
-    return value
-
-
-class Items(ListOf):
-    """An array whose items may not be null (proto3 JSON has no null in a repeated field)."""
-
-    def check(self, value: Any, path: str, code: int) -> Any:
-        if isinstance(value, list):
-            for index, item in enumerate(value):
-                if item is None:
-                    raise ApiError(code, f"{path}[{index}]: expected {self.item.name}, got null")
-        return super().check(value, path, code)
-
-
-def require_object(value: Any, where: str, code: int) -> dict[str, Any]:
-    """``value`` when it is a JSON object; an ``ApiError`` naming ``where`` when it is null."""
-    if not isinstance(value, dict):
-        raise ApiError(code, f"{where}: expected an object, got null")
-    return value
-
-
-def wildcard_matcher(pattern: str | None) -> Callable[[str], bool]:
-    """A case-insensitive test for ``pattern``, where ``*`` matches any run of characters.
-
-    An empty or missing pattern matches everything; without ``*`` the whole name must match.
-    """
-    if not pattern:
-        return lambda name: True
-    regex = re.compile(
-        ".*".join(re.escape(part) for part in pattern.split("*")), re.IGNORECASE | re.DOTALL
-    )
-    return lambda name: regex.fullmatch(name) is not None
-
-
-def require_writable(app: AppRef, code: int = status.CONN_INSUFFICIENT_SCOPES) -> None:
-    """Refuse a write to the public app ``clarifai/main`` (HTTP 403)."""
-    if app.user_id == PUBLIC_USER_ID and app.app_id == PUBLIC_APP_ID:
-        raise ApiError(
-            code,
-            f"the public app {PUBLIC_USER_ID}/{PUBLIC_APP_ID} is read-only",
-            http_status=403,
-        )
-
-
-def page_slice(items: list[Any], page: int, per_page: int) -> list[Any]:
-    """The items of 1-based page ``page`` (empty past the end)."""
-    start = (page - 1) * per_page
-    return items[start : start + per_page]
-
-
-def sql_offset(page: int, per_page: int) -> int:
-    """The OFFSET of a page, capped to what SQLite's 64-bit integers hold (far pages are empty)."""
-    return min((page - 1) * per_page, 2**62)
-
-
-def search_pagination(body: dict[str, Any]) -> tuple[int, int]:
-    """``(page, per_page)`` from a search body's ``pagination`` (section 3)."""
-    pagination = body.get("pagination") or {}
-    return parse_pagination(pagination.get("page"), pagination.get("per_page"))
 
 
 def ensure_concepts(
@@ -190,10 +121,6 @@ SEARCH_CONCEPTS = request(concept_query=CONCEPT_QUERY, pagination=PAGINATION)
 _CODE = status.CONCEPTS_INVALID_REQUEST
 
 
-def _app_pk(ctx: RequestContext) -> int:
-    return ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
-
-
 def _not_found(concept_id: str, app: AppRef) -> ApiError:
     return ApiError(
         status.CONN_DOES_NOT_EXIST,
@@ -209,7 +136,7 @@ def _not_found(concept_id: str, app: AppRef) -> ApiError:
 def list_concepts(ctx: RequestContext) -> dict[str, Any]:
     """``GET /v2/concepts?page&per_page``: the app's concepts in creation order."""
     page, per_page = ctx.page()
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         rows = connection.execute(
             "SELECT * FROM concepts WHERE app = ? ORDER BY rowid LIMIT ? OFFSET ?",
@@ -221,7 +148,7 @@ def list_concepts(ctx: RequestContext) -> dict[str, Any]:
 @routes.get("concepts/{concept_id}")
 def get_concept(ctx: RequestContext, concept_id: str) -> dict[str, Any]:
     """``GET /v2/concepts/{id}``: one concept, 404 if the app has no such concept."""
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         row = connection.execute(
             "SELECT * FROM concepts WHERE app = ? AND id = ?", (app_pk, concept_id)
@@ -248,7 +175,7 @@ def create_concepts(ctx: RequestContext) -> dict[str, Any]:
         name = concept.get("name")
         if name is not None and not name.strip():
             raise ApiError(_CODE, f"concepts[{index}].name: a name cannot be blank")
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     created_at = now()
     with ctx.store.transaction() as connection:
         marks = ",".join("?" * len(seen))
@@ -306,7 +233,7 @@ def patch_concepts(ctx: RequestContext) -> dict[str, Any]:
         name = concept.get("name")
         if not name or not name.strip():
             raise ApiError(_CODE, f"concepts[{index}].name: the new name is required")
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     answer = []
     with ctx.store.transaction() as connection:
         for concept in concepts:
@@ -358,7 +285,7 @@ def search_concepts(ctx: RequestContext) -> dict[str, Any]:
     matches = wildcard_matcher(query.get("name"))
     wanted_id = query.get("id")
     language = query.get("language") or None
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     found: list[dict[str, Any]] = []
     with ctx.store.read() as connection:
         translations: dict[str, str] = {}

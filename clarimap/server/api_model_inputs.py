@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from clarimap.server import status
-from clarimap.server.api_concepts import sql_offset
+from clarimap.server._handlers import page_slice, sql_offset
 from clarimap.server.api_inputs import load_inputs
 from clarimap.server.errors import ApiError
 from clarimap.server.routing import RequestContext, routes
@@ -62,7 +62,7 @@ def _model_inputs(ctx: RequestContext, model_id: str, version_id: str | None) ->
             (record.app_pk, model_id, version_id),
         ).fetchone()
         trained_on = list(json.loads(row["body"] or "{}").get("_input_ids") or [])
-        wanted = trained_on[(page - 1) * per_page : (page - 1) * per_page + per_page]
+        wanted = page_slice(trained_on, page, per_page)
         if not wanted:
             return {"inputs": []}
         marks = ",".join("?" * len(wanted))
@@ -96,7 +96,9 @@ def _feedback_input(ctx: RequestContext, code: int) -> dict[str, Any]:
     body = ctx.body(FEEDBACK_REQUEST, code=code)
     item = body.get("input")
     if not item:
-        raise ApiError(code, 'input: send the input the feedback is about, as {"input": {"id": ...}}')
+        raise ApiError(
+            code, 'input: send the input the feedback is about, as {"input": {"id": ...}}'
+        )
     if not item.get("id"):
         raise ApiError(code, "input.id: the feedback must name the input it is about")
     info = item.get("feedback_info") or {}
@@ -111,7 +113,10 @@ def _feedback_input(ctx: RequestContext, code: int) -> dict[str, Any]:
 
 
 def _store_feedback(
-    ctx: RequestContext, kind: str, item: dict[str, Any], model_id: str | None,
+    ctx: RequestContext,
+    kind: str,
+    item: dict[str, Any],
+    model_id: str | None,
     version_id: str | None,
 ) -> None:
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)

@@ -25,17 +25,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from clarimap.server import status
-from clarimap.server.api_concepts import (
+from clarimap.server._handlers import (
     Items,
+    check_body_id,
     check_id,
-    concepts_by_id,
-    ensure_concepts,
+    ids_to_delete,
     page_slice,
+    request_app_pk,
     require_object,
     require_writable,
     search_pagination,
     wildcard_matcher,
 )
+from clarimap.server.api_concepts import concepts_by_id, ensure_concepts
 from clarimap.server.errors import ApiError
 from clarimap.server.public_models import (
     PUBLIC_APP_ID,
@@ -202,7 +204,7 @@ def require_model(
     ctx: RequestContext, connection: sqlite3.Connection, model_id: str
 ) -> ModelRecord:
     """The model ``model_id`` reachable from the request's app; 404 + 21200 if there is none."""
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     record = find_model(connection, app_pk, ctx.app, model_id)
     if record is None:
         raise _missing_model(model_id, ctx.app)
@@ -392,7 +394,7 @@ def _listing(
 def list_models(ctx: RequestContext) -> dict[str, Any]:
     """``GET /v2/models?page&per_page``: the app's models and the public ones."""
     page, per_page = ctx.page()
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         records = _filter_models(
             _all_models(ctx, connection, app_pk),
@@ -408,7 +410,7 @@ def search_models(ctx: RequestContext) -> dict[str, Any]:
     body = ctx.body(SEARCH_MODELS, code=status.MODEL_INVALID_REQUEST)
     query = body.get("model_query") or {}
     page, per_page = search_pagination(body)
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         records = _filter_models(
             _all_models(ctx, connection, app_pk),
@@ -530,7 +532,7 @@ def create_model(ctx: RequestContext) -> dict[str, Any]:
         if model.get(key) not in (None, ""):
             settings[key] = model[key]
     name = model.get("name") or model.get("display_name") or model_id
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     created_at = now()
     concept_ids = sorted(cid for cid, _ in concepts)
     with ctx.store.transaction() as connection:
@@ -654,7 +656,7 @@ def patch_models(ctx: RequestContext) -> dict[str, Any]:
                 else {}
             ),
         }
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     modified_at = now()
     answers = []
     with ctx.store.transaction() as connection:
@@ -724,20 +726,12 @@ def _delete_models(connection: sqlite3.Connection, app_pk: int, model_ids: Itera
         connection.execute("DELETE FROM models WHERE app = ? AND id = ?", (app_pk, model_id))
 
 
-def _check_body_id(body: dict[str, Any], key: str, path_value: str) -> None:
-    sent = body.get(key)
-    if sent and sent != path_value:
-        raise ApiError(
-            _CODE, f"{key}: {sent!r} in the body does not match {path_value!r} in the path"
-        )
-
-
 @routes.delete("models/{model_id}")
 def delete_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
     """``DELETE /v2/models/{id}``: a private model and its versions."""
     body = ctx.body(DELETE_ONE, code=status.MODEL_INVALID_REQUEST)
-    _check_body_id(body, "model_id", model_id)
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    check_body_id(body, "model_id", model_id, _CODE)
+    app_pk = request_app_pk(ctx)
     with ctx.store.transaction() as connection:
         record = require_model(ctx, connection, model_id)
         _refuse_public(record, "deleted")
@@ -749,14 +743,9 @@ def delete_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
 def delete_models(ctx: RequestContext) -> dict[str, Any]:
     """``DELETE /v2/models``: the private models ``ids``, or all of them with ``delete_all``."""
     body = ctx.body(DELETE_MODELS, code=status.MODEL_INVALID_REQUEST)
-    ids = body.get("ids") or []
-    delete_all = bool(body.get("delete_all"))
-    if delete_all and ids:
-        raise ApiError(_CODE, "send either ids or delete_all, not both")
-    if not delete_all and not ids:
-        raise ApiError(_CODE, 'send the ids of the models to delete, or "delete_all": true')
+    ids, delete_all = ids_to_delete(body, "models", _CODE)
     require_writable(ctx.app, status.MODEL_PERMISSION_DENIED)
-    app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
+    app_pk = request_app_pk(ctx)
     with ctx.store.transaction() as connection:
         if delete_all:
             ids = [
@@ -776,8 +765,8 @@ def delete_models(ctx: RequestContext) -> dict[str, Any]:
 def delete_version(ctx: RequestContext, model_id: str, version_id: str) -> dict[str, Any]:
     """``DELETE /v2/models/{id}/versions/{vid}``: one version (a model keeps at least one)."""
     body = ctx.body(DELETE_ONE, code=status.MODEL_INVALID_REQUEST)
-    _check_body_id(body, "model_id", model_id)
-    _check_body_id(body, "version_id", version_id)
+    check_body_id(body, "model_id", model_id, _CODE)
+    check_body_id(body, "version_id", version_id, _CODE)
     with ctx.store.transaction() as connection:
         record = require_model(ctx, connection, model_id)
         _refuse_public(record, "changed")

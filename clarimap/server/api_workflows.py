@@ -15,10 +15,13 @@ import sqlite3
 from typing import Any
 
 from clarimap.server import status
-from clarimap.server.api_concepts import (
+from clarimap.server._handlers import (
     Items,
+    check_body_id,
     check_id,
+    ids_to_delete,
     page_slice,
+    request_app_pk,
     require_object,
     require_writable,
     sql_offset,
@@ -40,10 +43,6 @@ DELETE_ONE = request(workflow_id=STR)
 
 _CODE = status.WORKFLOW_INVALID_ARGUMENT
 _TEXT_FIELDS = ("description", "display_name", "notes")
-
-
-def _app_pk(ctx: RequestContext) -> int:
-    return ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
 
 
 def _missing(workflow_id: str, app: AppRef) -> ApiError:
@@ -194,7 +193,7 @@ def create_workflows(ctx: RequestContext) -> dict[str, Any]:
     workflows = body.get("workflows")
     if not workflows:
         raise ApiError(_CODE, 'workflows: send the workflows to create, as {"workflows": [...]}')
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     created_at = now()
     seen: set[str] = set()
     with ctx.store.transaction() as connection:
@@ -231,7 +230,7 @@ def create_workflows(ctx: RequestContext) -> dict[str, Any]:
 def list_workflows(ctx: RequestContext) -> dict[str, Any]:
     """``GET /v2/workflows?page&per_page``: the app's workflows in creation order."""
     page, per_page = ctx.page()
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         rows = connection.execute(
             "SELECT * FROM workflows WHERE app = ? ORDER BY rowid LIMIT ? OFFSET ?",
@@ -257,7 +256,7 @@ def list_public_workflows(ctx: RequestContext) -> dict[str, Any]:
 def get_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
     """``GET /v2/workflows/{id}``: one workflow; 404 + 22102 if the app has none by that id."""
     with ctx.store.read() as connection:
-        row = find_workflow(connection, _app_pk(ctx), workflow_id)
+        row = find_workflow(connection, request_app_pk(ctx), workflow_id)
     if row is None:
         raise _missing(workflow_id, ctx.app)
     return {"workflow": workflow_json(row, ctx.app)}
@@ -291,7 +290,7 @@ def patch_workflows(ctx: RequestContext) -> dict[str, Any]:
     workflows = body.get("workflows")
     if not workflows:
         raise ApiError(_CODE, 'workflows: send the workflows to patch, as [{"id": ..., ...}]')
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     modified_at = now()
     with ctx.store.transaction() as connection:
         for index, patch in enumerate(workflows):
@@ -340,11 +339,9 @@ def patch_workflows(ctx: RequestContext) -> dict[str, Any]:
 def delete_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
     """``DELETE /v2/workflows/{id}``."""
     body = ctx.body(DELETE_ONE, code=status.WORKFLOW_INVALID_REQUEST)
-    sent = body.get("workflow_id")
-    if sent and sent != workflow_id:
-        raise ApiError(_CODE, f"workflow_id: {sent!r} in the body does not match {workflow_id!r}")
+    check_body_id(body, "workflow_id", workflow_id, _CODE)
     require_writable(ctx.app)
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     with ctx.store.transaction() as connection:
         if find_workflow(connection, app_pk, workflow_id) is None:
             raise _missing(workflow_id, ctx.app)
@@ -356,14 +353,9 @@ def delete_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
 def delete_workflows(ctx: RequestContext) -> dict[str, Any]:
     """``DELETE /v2/workflows``: the workflows ``ids``, or all of them with ``delete_all``."""
     body = ctx.body(DELETE_WORKFLOWS, code=status.WORKFLOW_INVALID_REQUEST)
-    ids = body.get("ids") or []
-    delete_all = bool(body.get("delete_all"))
-    if delete_all and ids:
-        raise ApiError(_CODE, "send either ids or delete_all, not both")
-    if not delete_all and not ids:
-        raise ApiError(_CODE, 'send the ids of the workflows to delete, or "delete_all": true')
+    ids, delete_all = ids_to_delete(body, "workflows", _CODE)
     require_writable(ctx.app)
-    app_pk = _app_pk(ctx)
+    app_pk = request_app_pk(ctx)
     with ctx.store.transaction() as connection:
         if delete_all:
             connection.execute("DELETE FROM workflows WHERE app = ?", (app_pk,))
