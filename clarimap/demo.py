@@ -24,21 +24,12 @@ from urllib.parse import urlencode
 import attrs
 import requests
 
+from clarimap._sample_photos import SAMPLE_CONCEPTS  # a photo not listed gets its file stem
+
 LOCAL_URL = "local://:memory:"
 DEMO_API_KEY = "demo-key"
 PROCESSING_TIMEOUT_SECONDS = 60.0
 
-# The concepts each sample photo is uploaded with (a photo not listed gets its file stem).
-SAMPLE_CONCEPTS: dict[str, list[str]] = {
-    "astronaut.jpg": ["person", "space"],
-    "cat.jpg": ["cat", "animal"],
-    "clock.jpg": ["clock"],
-    "coffee.jpg": ["coffee", "drink"],
-    "galaxies.jpg": ["galaxy", "space"],
-    "grace_hopper.jpg": ["person"],
-    "horse.png": ["horse", "animal"],
-    "rocket.jpg": ["rocket", "space"],
-}
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DELETED_PHOTO_ID = "clock"
 MEDIA_SOURCE_PHOTO_IDS = ("from-data-uri", "from-open-file")
@@ -161,7 +152,7 @@ def upload_photos(ctx: DemoContext) -> None:
                 "image": {"base64": base64.b64encode(content).decode("ascii")},
                 "concepts": [
                     {"id": concept, "value": 1}
-                    for concept in SAMPLE_CONCEPTS.get(name, [photo_id(name)])
+                    for concept in SAMPLE_CONCEPTS.get(name, (photo_id(name),))
                 ],
                 "metadata": {"file": name, "bytes": len(content)},
             },
@@ -206,10 +197,14 @@ def upload_from_media_sources(ctx: DemoContext) -> None:
         if base64.b64decode(stored.get("base64", "")) != photos[name]:
             raise DemoStepFailed(f"input {input_id} does not hold the bytes of {name}")
         ctx.photo_ids.append(input_id)
-        ctx.say(f"  created {input_id:<14} from {described} ({name}, {len(photos[name])} bytes, "
-                "read back byte for byte)")
-    ctx.say("media sources resolve through the clarimap_resolve_media hook "
-            "(clarimap.media.resolve_media)")
+        ctx.say(
+            f"  created {input_id:<14} from {described} ({name}, {len(photos[name])} bytes, "
+            "read back byte for byte)"
+        )
+    ctx.say(
+        "media sources resolve through the clarimap_resolve_media hook "
+        "(clarimap.media.resolve_media)"
+    )
 
 
 @demo_step("Wait for processing")
@@ -279,11 +274,15 @@ def edit_with_session(ctx: DemoContext) -> None:
             photo.metadata["review"] = {"round": 2}
         session.commit()
         calls = recorders[0].calls
-        ctx.say(f"edited {len(photos)} photos in place; session.commit() sent {len(calls)} call(s):")
+        ctx.say(
+            f"edited {len(photos)} photos in place; session.commit() sent {len(calls)} call(s):"
+        )
         for request, http_status in calls:
             action = f" action {request.body.get('action')}" if request.method == "PATCH" else ""
             count = len(request.body.get("inputs", [])) if isinstance(request.body, dict) else 0
-            ctx.say(f"  {request.method} {request.path}{action}, {count} inputs -> HTTP {http_status}")
+            ctx.say(
+                f"  {request.method} {request.path}{action}, {count} inputs -> HTTP {http_status}"
+            )
         if [request.method for request, _ in calls] != ["PATCH"] * math.ceil(len(photos) / 128):
             raise DemoStepFailed(f"expected one PATCH per 128 photos, sent {calls}")
 
@@ -306,7 +305,9 @@ def search_photos(ctx: DemoContext) -> None:
         space = [i.id for i in photos.where(concept="space")]
         expect('where(concept="space")', sorted(space), ["astronaut", "galaxies", "rocket"])
         animals = photos.where(concept="animal").where(metadata={"album": "samples"})
-        expect('... concept="animal", metadata album', sorted(i.id for i in animals), ["cat", "horse"])
+        expect(
+            '... concept="animal", metadata album', sorted(i.id for i in animals), ["cat", "horse"]
+        )
         places = {"cat": (2.35, 48.86), "coffee": (2.29, 48.86), "rocket": (-80.6, 28.6)}
         for input_id, (longitude, latitude) in places.items():
             photo = session.get(Input, input_id)
@@ -317,7 +318,9 @@ def search_photos(ctx: DemoContext) -> None:
         f = fields(Input)
         not_space = photos.where(f.geo.within(GeoPoint(0, 0), GeoLimit(180, "degrees")))
         not_space = not_space.where(~f.concepts.contains("space"))
-        expect("has geo, not space (~ expression)", sorted(i.id for i in not_space), ["cat", "coffee"])
+        expect(
+            "has geo, not space (~ expression)", sorted(i.id for i in not_space), ["cat", "coffee"]
+        )
         hits = list(photos.similar_to(input_id="rocket").limit(3).hits())
         ctx.say(
             "  similar_to(input_id='rocket')                -> "
@@ -456,15 +459,21 @@ def create_and_train(ctx: DemoContext) -> None:
     model = Model(id=CUSTOM_MODEL_ID, concepts=list(CUSTOM_CONCEPTS))
     with session.begin():
         session.add(model)
-    ctx.say(f"created model {model.id!r} with concepts {', '.join(CUSTOM_CONCEPTS)} "
-            "(session.add + commit: POST /v2/models)")
+    ctx.say(
+        f"created model {model.id!r} with concepts {', '.join(CUSTOM_CONCEPTS)} "
+        "(session.add + commit: POST /v2/models)"
+    )
     started = time.monotonic()
     version = model.train(timeout=PROCESSING_TIMEOUT_SECONDS)
     labelled = sorted(photo.id for photo in model.inputs)
-    ctx.say(f"trained version {version.id[:8]} in {time.monotonic() - started:.2f} s: "
-            f"{describe_status(unstructure(version.status))} (model.train())")
-    ctx.say(f"it learned from {version.total_input_count} labelled photos (model.inputs): "
-            f"{', '.join(labelled)}")
+    ctx.say(
+        f"trained version {version.id[:8]} in {time.monotonic() - started:.2f} s: "
+        f"{describe_status(unstructure(version.status))} (model.train())"
+    )
+    ctx.say(
+        f"it learned from {version.total_input_count} labelled photos (model.inputs): "
+        f"{', '.join(labelled)}"
+    )
     ctx.custom_model = model
 
 
@@ -500,8 +509,10 @@ def search_predicted(ctx: DemoContext) -> None:
     hits = list(query.predicted("tabby").limit(3).hits())
     for hit in hits:
         ctx.say(f"  {hit.item.id:<14} score {hit.score:.3f}")
-    ctx.say("the photos the general model found most 'tabby' when they were processed "
-            "(session.query(Input).predicted('tabby'))")
+    ctx.say(
+        "the photos the general model found most 'tabby' when they were processed "
+        "(session.query(Input).predicted('tabby'))"
+    )
     if not hits or hits[0].item.id != "cat":
         raise DemoStepFailed(f"expected the cat photo first, got {[h.item.id for h in hits]}")
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from clarimap._sample_photos import SAMPLE_CONCEPTS
+
 if TYPE_CHECKING:
     from clarimap.entities import Input
     from clarimap.server import ServerApp
@@ -50,15 +52,9 @@ class SamplePhoto:
         return (resources.files("clarimap") / "demo_data" / self.file_name).read_bytes()
 
 
-SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = (
-    SamplePhoto("astronaut", "astronaut.jpg", ("person", "space")),
-    SamplePhoto("cat", "cat.jpg", ("cat", "animal")),
-    SamplePhoto("clock", "clock.jpg", ("clock",)),
-    SamplePhoto("coffee", "coffee.jpg", ("coffee", "drink")),
-    SamplePhoto("galaxies", "galaxies.jpg", ("galaxy", "space")),
-    SamplePhoto("grace_hopper", "grace_hopper.jpg", ("person",)),
-    SamplePhoto("horse", "horse.png", ("horse", "animal")),
-    SamplePhoto("rocket", "rocket.jpg", ("rocket", "space")),
+SAMPLE_PHOTOS: tuple[SamplePhoto, ...] = tuple(
+    SamplePhoto(file_name.rsplit(".", 1)[0], file_name, concepts)
+    for file_name, concepts in SAMPLE_CONCEPTS.items()
 )
 """Every sample photo, by id; the photos and their licences are listed in ``demo_data/SOURCES.md``."""
 
@@ -84,9 +80,7 @@ def add_sample_photos(
     """
     from clarimap.entities import Input
 
-    photos = (
-        list(SAMPLE_PHOTOS) if photo_ids is None else [sample_photo(one) for one in photo_ids]
-    )
+    photos = list(SAMPLE_PHOTOS) if photo_ids is None else [sample_photo(one) for one in photo_ids]
     inputs = [
         Input.from_media(
             photo.read_bytes(),
