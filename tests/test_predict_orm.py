@@ -7,9 +7,7 @@ is built into the server.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image as PILImage
@@ -24,9 +22,14 @@ from clarimap import (
     SessionError,
     ValidationError,
 )
-from clarimap.server import ServerApp
 from tests.conftest import SAMPLES
-from tests.orm_support import Connected, session_on
+from tests.orm_support import (  # noqa: F401 (connected_with_models is the fixture)
+    Connected,
+    connected_with_models,
+    get_model,
+    needs_models,
+    solid_png,
+)
 from tests.server.test_predict import make_video
 
 GENERAL = "aaa03c23b3724a16a56b629203edc62c"
@@ -34,30 +37,6 @@ COLOR = "eeed0b6733a644cea07cf4c60f87ebb7"
 FACES = "a403429f2ddf4b49b307e318f00e528b"
 EMBEDDING = "bbb5f41425b8468d9b7a554ff10f8581"
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
-
-needs_models = pytest.mark.skipif(
-    importlib.util.find_spec("clarimap_models") is None,
-    reason="the clarimap-models plugin is not installed (pip install ./plugins/clarimap-models)",
-)
-
-
-@pytest.fixture(params=["inprocess", "http"])
-def connected(request: pytest.FixtureRequest, server_app: ServerApp) -> Iterator[Connected]:
-    with session_on(server_app, request.param) as value:
-        yield value
-
-
-def png(color: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def model(connected: Connected, model_id: str) -> Model:
-    found = connected.session.get(Model, model_id)
-    assert found is not None
-    return found
-
 
 # -- public models ---------------------------------------------------------------------------
 
@@ -81,7 +60,7 @@ def test_general_model_top5_for_the_cat_photo_has_a_cat_class(connected: Connect
 
 @needs_models
 def test_general_model_names_the_coffee_and_the_rocket(connected: Connected) -> None:
-    coffee, rocket = model(connected, GENERAL).predict(
+    coffee, rocket = get_model(connected, GENERAL).predict(
         [SAMPLES / "coffee.jpg", str(SAMPLES / "rocket.jpg")], max_concepts=5
     )
 
@@ -91,7 +70,7 @@ def test_general_model_names_the_coffee_and_the_rocket(connected: Connected) -> 
 
 @needs_models
 def test_options_min_value_and_select_concepts(connected: Connected) -> None:
-    general = model(connected, GENERAL)
+    general = get_model(connected, GENERAL)
 
     confident = general.predict(SAMPLES / "cat.jpg", min_value=0.2)
     selected = general.predict(SAMPLES / "cat.jpg", select_concepts=["tabby", "goldfish"])
@@ -104,13 +83,13 @@ def test_options_min_value_and_select_concepts(connected: Connected) -> None:
 @needs_models
 def test_a_language_the_model_lacks_is_an_invalid_argument(connected: Connected) -> None:
     with pytest.raises(InvalidArgument) as raised:
-        model(connected, GENERAL).predict(SAMPLES / "cat.jpg", language="zh")
+        get_model(connected, GENERAL).predict(SAMPLES / "cat.jpg", language="zh")
     assert raised.value.code == 21202
 
 
 @needs_models
 def test_faces_one_in_each_portrait_none_in_the_galaxies(connected: Connected) -> None:
-    astronaut, hopper, galaxies = model(connected, FACES).predict(
+    astronaut, hopper, galaxies = get_model(connected, FACES).predict(
         [SAMPLES / "astronaut.jpg", SAMPLES / "grace_hopper.jpg", SAMPLES / "galaxies.jpg"]
     )
 
@@ -124,7 +103,7 @@ def test_faces_one_in_each_portrait_none_in_the_galaxies(connected: Connected) -
 
 @needs_models
 def test_general_embedding_is_a_vector(connected: Connected) -> None:
-    prediction = model(connected, EMBEDDING).predict(SAMPLES / "cat.jpg")
+    prediction = get_model(connected, EMBEDDING).predict(SAMPLES / "cat.jpg")
 
     assert len(prediction.embeddings) == 1
     assert prediction.embeddings[0].num_dimensions == 1280
@@ -134,7 +113,7 @@ def test_general_embedding_is_a_vector(connected: Connected) -> None:
 
 
 def test_colour_model_names_a_solid_red_image_red(connected: Connected) -> None:
-    prediction = model(connected, COLOR).predict(png((255, 0, 0)))
+    prediction = get_model(connected, COLOR).predict(solid_png((255, 0, 0)))
 
     assert len(prediction.colors) == 1
     color = prediction.colors[0]
@@ -148,7 +127,7 @@ def test_colour_shares_match_the_pixel_counts(connected: Connected) -> None:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
 
-    prediction = model(connected, COLOR).predict(buffer.getvalue())
+    prediction = get_model(connected, COLOR).predict(buffer.getvalue())
 
     shares = {color.w3c_name: color.value for color in prediction.colors}
     assert shares["Yellow"] == pytest.approx(0.3, abs=0.03)
@@ -159,8 +138,8 @@ def test_colour_shares_match_the_pixel_counts(connected: Connected) -> None:
 
 
 def test_a_mixed_batch_gives_each_item_its_outcome(connected: Connected) -> None:
-    color = model(connected, COLOR)
-    sources = [png((255, 0, 0)), Input(id="no-such-input"), png((0, 0, 255))]
+    color = get_model(connected, COLOR)
+    sources = [solid_png((255, 0, 0)), Input(id="no-such-input"), solid_png((0, 0, 255))]
 
     predictions = color.predict(sources)
 
@@ -173,8 +152,8 @@ def test_a_mixed_batch_gives_each_item_its_outcome(connected: Connected) -> None
 
 def test_raise_on_failure_raises_with_every_outcome(connected: Connected) -> None:
     with pytest.raises(PredictionError) as raised:
-        model(connected, COLOR).predict(
-            [png((255, 0, 0)), Input(id="missing-one")], raise_on_failure=True
+        get_model(connected, COLOR).predict(
+            [solid_png((255, 0, 0)), Input(id="missing-one")], raise_on_failure=True
         )
     assert [p.status.code for p in raised.value.predictions] == [10000, 30102]
     assert [p.input_id for p in raised.value.failed] == ["missing-one"]
@@ -182,14 +161,14 @@ def test_raise_on_failure_raises_with_every_outcome(connected: Connected) -> Non
 
 
 def test_all_items_failing_still_answers_each_outcome(connected: Connected) -> None:
-    predictions = model(connected, COLOR).predict([Input(id="gone-1"), Input(id="gone-2")])
+    predictions = get_model(connected, COLOR).predict([Input(id="gone-1"), Input(id="gone-2")])
     assert [p.status.code for p in predictions] == [30102, 30102]
 
 
 def test_more_than_128_inputs_are_split_into_calls(connected: Connected) -> None:
     colours = [(i, 255 - i, 0) for i in range(130)]
 
-    predictions = model(connected, COLOR).predict([png(c, (8, 8)) for c in colours])
+    predictions = get_model(connected, COLOR).predict([solid_png(c, (8, 8)) for c in colours])
 
     assert len(predictions) == 130 and all(p.ok for p in predictions)
     calls = connected.recorder.matching("POST", "/outputs")
@@ -200,10 +179,10 @@ def test_more_than_128_inputs_are_split_into_calls(connected: Connected) -> None
 def test_an_input_of_the_app_is_predicted_by_id(connected: Connected) -> None:
     session = connected.session
     with session.begin():
-        session.add(Input.from_media(png((0, 128, 0)), id="green"))
+        session.add(Input.from_media(solid_png((0, 128, 0)), id="green"))
     stored = Input(id="green")
 
-    prediction = model(connected, COLOR).predict(stored)
+    prediction = get_model(connected, COLOR).predict(stored)
 
     sent = connected.recorder.matching("POST", "/outputs")[-1].body
     assert sent["inputs"] == [{"id": "green"}]
@@ -212,10 +191,10 @@ def test_an_input_of_the_app_is_predicted_by_id(connected: Connected) -> None:
 
 
 def test_a_version_can_be_named(connected: Connected) -> None:
-    color = model(connected, COLOR)
+    color = get_model(connected, COLOR)
     assert color.model_version is not None
 
-    prediction = color.predict(png((255, 0, 0)), version=color.model_version)
+    prediction = color.predict(solid_png((255, 0, 0)), version=color.model_version)
 
     assert prediction.model_version_id == color.model_version.id
     path = connected.recorder.matching("POST", "/outputs")[-1].path
@@ -224,13 +203,13 @@ def test_a_version_can_be_named(connected: Connected) -> None:
 
 def test_an_unknown_version_is_not_found(connected: Connected) -> None:
     with pytest.raises(clarimap.NotFound):
-        model(connected, COLOR).predict(png((1, 2, 3)), version="no-such-version")
+        get_model(connected, COLOR).predict(solid_png((1, 2, 3)), version="no-such-version")
 
 
 def test_a_video_gives_one_frame_per_sample(connected: Connected) -> None:
     video = make_video([(255, 0, 0), (0, 0, 255)], fps=10, seconds_each=1.0)
 
-    prediction = model(connected, COLOR).predict(video, sample_ms=500)
+    prediction = get_model(connected, COLOR).predict(video, sample_ms=500)
 
     assert prediction.ok and prediction.colors == ()
     assert [frame.index for frame in prediction.frames] == list(range(len(prediction.frames)))
@@ -256,15 +235,15 @@ def test_a_video_gives_one_frame_per_sample(connected: Connected) -> None:
 def test_bad_options_are_refused_before_sending(
     connected: Connected, options: dict[str, object], message: str
 ) -> None:
-    color = model(connected, COLOR)
+    color = get_model(connected, COLOR)
     sent = len(connected.recorder.calls)
     with pytest.raises(ValidationError, match=message):
-        color.predict(png((1, 2, 3)), **options)  # type: ignore[arg-type]
+        color.predict(solid_png((1, 2, 3)), **options)  # type: ignore[arg-type]
     assert len(connected.recorder.calls) == sent
 
 
 def test_an_empty_list_and_unreadable_sources_are_refused(connected: Connected) -> None:
-    color = model(connected, COLOR)
+    color = get_model(connected, COLOR)
     with pytest.raises(ValidationError, match="at least one"):
         color.predict([])
     with pytest.raises(clarimap.MediaFileNotFoundError):
@@ -275,4 +254,4 @@ def test_an_empty_list_and_unreadable_sources_are_refused(connected: Connected) 
 
 def test_a_model_outside_a_session_cannot_predict() -> None:
     with pytest.raises(SessionError, match="not in a session"):
-        Model(id=COLOR).predict(png((1, 2, 3)))
+        Model(id=COLOR).predict(solid_png((1, 2, 3)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import random
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image as PILImage
@@ -30,20 +29,13 @@ from clarimap import (
     WaitTimeoutError,
     _models,
 )
-from clarimap.server import ServerApp
 from tests.conftest import SAMPLES, Api
-from tests.orm_support import Connected, session_on
+from tests.orm_support import Connected, connected_with_models  # noqa: F401 (the fixture)
 
 LABELLED = {
     "animal": ["cat.jpg", "horse.png"],
     "space": ["galaxies.jpg", "rocket.jpg", "astronaut.jpg"],
 }
-
-
-@pytest.fixture(params=["inprocess", "http"])
-def connected(request: pytest.FixtureRequest, server_app: ServerApp) -> Iterator[Connected]:
-    with session_on(server_app, request.param) as value:
-        yield value
 
 
 def variant(name: str, seed: int) -> bytes:
@@ -277,21 +269,32 @@ def test_model_feedback_is_sent_and_kept(connected: Connected) -> None:
     prediction = model.predict(Input.from_media(variant("cat.jpg", 5), id="probe"))
 
     model.send_feedback(
-        prediction, concepts=["animal"], not_concepts=["space"], end_user_id="u1",
+        prediction,
+        concepts=["animal"],
+        not_concepts=["space"],
+        end_user_id="u1",
         session_id="s1",
     )
 
     sent = connected.recorder.matching("POST", "/feedback")[-1]
     assert sent.path == "/v2/models/things/feedback"
-    assert sent.body == {"input": {
-        "id": "probe",
-        "feedback_info": {"event_type": "annotation", "end_user_id": "u1", "session_id": "s1",
-                          "output_id": prediction.output_id},
-        "data": {"concepts": [{"id": "animal", "value": 1.0}, {"id": "space", "value": 0.0}]},
-    }}
+    assert sent.body == {
+        "input": {
+            "id": "probe",
+            "feedback_info": {
+                "event_type": "annotation",
+                "end_user_id": "u1",
+                "session_id": "s1",
+                "output_id": prediction.output_id,
+            },
+            "data": {"concepts": [{"id": "animal", "value": 1.0}, {"id": "space", "value": 0.0}]},
+        }
+    }
     with connected.server.store.read() as connection:
         rows = connection.execute("SELECT kind, model_id, input_id, body FROM feedback").fetchall()
-    assert [(r["kind"], r["model_id"], r["input_id"]) for r in rows] == [("model", "things", "probe")]
+    assert [(r["kind"], r["model_id"], r["input_id"]) for r in rows] == [
+        ("model", "things", "probe")
+    ]
     assert json.loads(rows[0]["body"])["feedback_info"]["output_id"] == prediction.output_id
 
 
@@ -299,8 +302,16 @@ def test_search_feedback_is_sent_and_kept(connected: Connected) -> None:
     connected.session.send_search_feedback("photo-1", search_id="search-9", end_user_id="u2")
 
     sent = connected.recorder.matching("POST", "/searches/feedback")[-1]
-    assert sent.body == {"input": {"id": "photo-1", "feedback_info": {
-        "event_type": "search_click", "end_user_id": "u2", "search_id": "search-9"}}}
+    assert sent.body == {
+        "input": {
+            "id": "photo-1",
+            "feedback_info": {
+                "event_type": "search_click",
+                "end_user_id": "u2",
+                "search_id": "search-9",
+            },
+        }
+    }
     with connected.server.store.read() as connection:
         kinds = [r[0] for r in connection.execute("SELECT kind FROM feedback")]
     assert kinds == ["search"]
@@ -330,7 +341,9 @@ def test_feedback_on_an_unknown_version_is_not_found(connected: Connected) -> No
         ({"input": {"id": "x", "colour": 1}}, "colour"),
     ],
 )
-def test_the_server_refuses_bad_feedback_bodies(api: Api, body: dict[str, object], expected: str) -> None:
+def test_the_server_refuses_bad_feedback_bodies(
+    api: Api, body: dict[str, object], expected: str
+) -> None:
     for path in ("models/eeed0b6733a644cea07cf4c60f87ebb7/feedback", "searches/feedback"):
         http_status, answer = api.post(path, body)
         assert http_status == 400, answer

@@ -6,17 +6,11 @@ Against the local server in process and over HTTP. The tests that run the genera
 
 from __future__ import annotations
 
-import importlib.util
-import io
-from collections.abc import Iterator
-
 import pytest
-from PIL import Image as PILImage
 
 from clarimap import (
     ApiError,
     Input,
-    Model,
     PredictionError,
     SessionError,
     ValidationError,
@@ -24,37 +18,19 @@ from clarimap import (
     WorkflowNode,
     WorkflowResult,
 )
-from clarimap.server import ServerApp
 from tests.conftest import SAMPLES
-from tests.orm_support import Connected, session_on
+from tests.orm_support import (  # noqa: F401 (connected_with_models is the fixture)
+    Connected,
+    connected_with_models,
+    get_model,
+    needs_models,
+    solid_png,
+)
 from tests.test_training_orm import add_labelled_inputs, new_model
 
 GENERAL = "aaa03c23b3724a16a56b629203edc62c"
 COLOR = "eeed0b6733a644cea07cf4c60f87ebb7"
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
-
-needs_models = pytest.mark.skipif(
-    importlib.util.find_spec("clarimap_models") is None,
-    reason="the clarimap-models plugin is not installed (pip install ./plugins/clarimap-models)",
-)
-
-
-@pytest.fixture(params=["inprocess", "http"])
-def connected(request: pytest.FixtureRequest, server_app: ServerApp) -> Iterator[Connected]:
-    with session_on(server_app, request.param) as value:
-        yield value
-
-
-def png(color: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    PILImage.new("RGB", (20, 20), color).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def get_model(connected: Connected, model_id: str) -> Model:
-    found = connected.session.get(Model, model_id)
-    assert found is not None
-    return found
 
 
 @needs_models
@@ -77,12 +53,10 @@ def test_a_workflow_with_a_custom_model(connected: Connected) -> None:
     add_labelled_inputs(connected, per_photo=1)
     things = new_model(connected)
     version = things.train(timeout=120)
-    workflow = connected.session.create_workflow(
-        "custom", [things, WorkflowNode("colours", COLOR)]
-    )
+    workflow = connected.session.create_workflow("custom", [things, WorkflowNode("colours", COLOR)])
 
     assert workflow.nodes[0].model_version_id == version.id
-    first, second = workflow.predict([SAMPLES / "rocket.jpg", png((255, 0, 0))])
+    first, second = workflow.predict([SAMPLES / "rocket.jpg", solid_png((255, 0, 0))])
 
     assert set(first.output_of("things").concept_ids) == {"animal", "space"}
     assert second.output_of(COLOR).colors[0].w3c_name == "Red"
@@ -91,13 +65,13 @@ def test_a_workflow_with_a_custom_model(connected: Connected) -> None:
 def test_a_failed_input_keeps_its_slot_with_its_status(connected: Connected) -> None:
     workflow = connected.session.create_workflow("colours", [COLOR])
 
-    results = workflow.predict([png((0, 0, 255)), Input(id="no-such-input")])
+    results = workflow.predict([solid_png((0, 0, 255)), Input(id="no-such-input")])
 
     assert [r.status.code for r in results] == [10000, 30102]
     assert results[0].output_of(COLOR).colors[0].w3c_name == "Blue"
     assert [o.status.code for o in results[1].outputs] == [30102]
     with pytest.raises(PredictionError) as raised:
-        workflow.predict([png((0, 0, 255)), Input(id="gone")], raise_on_failure=True)
+        workflow.predict([solid_png((0, 0, 255)), Input(id="gone")], raise_on_failure=True)
     assert [r.input_id for r in raised.value.failed] == ["gone"]
 
 
@@ -110,20 +84,20 @@ def test_list_get_and_delete(connected: Connected) -> None:
     got = session.get(Workflow, "second")
     assert got is not None
     assert [node.id for node in got.nodes] == [COLOR, f"{COLOR}-2"]
-    assert got.predict(png((255, 0, 0))).outputs[1].colors[0].w3c_name == "Red"
+    assert got.predict(solid_png((255, 0, 0))).outputs[1].colors[0].w3c_name == "Red"
 
     got.delete()
 
     assert session.get(Workflow, "second") is None
     assert [w.id for w in session.query(Workflow)] == ["first"]
     with pytest.raises(SessionError):
-        got.predict(png((1, 1, 1)))  # deleted: it left the session
+        got.predict(solid_png((1, 1, 1)))  # deleted: it left the session
 
 
 def test_a_workflow_found_by_a_query_can_predict(connected: Connected) -> None:
     connected.session.create_workflow("listed", [COLOR])
     (listed,) = connected.session.query(Workflow).all()
-    assert listed.predict(png((255, 0, 0))).outputs[0].colors[0].w3c_name == "Red"
+    assert listed.predict(solid_png((255, 0, 0))).outputs[0].colors[0].w3c_name == "Red"
 
 
 def test_creating_a_workflow_checks_its_models(connected: Connected) -> None:
