@@ -46,8 +46,10 @@ def latency() -> None:
         start = time.perf_counter()
         model.predict(fresh_batch, PredictConfig())
         per_image = (time.perf_counter() - start) * 1000 / len(batch)
-        print(f"{model.name + ' (' + model.type + ')':<34} {statistics.median(singles):>14.1f} "
-              f"{per_image:>15.1f}")
+        print(
+            f"{model.name + ' (' + model.type + ')':<34} {statistics.median(singles):>14.1f} "
+            f"{per_image:>15.1f}"
+        )
 
 
 def variant(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -75,31 +77,57 @@ def custom_model_auc(train_per_photo: int = 12, test_per_photo: int = 8) -> None
     url = "local://:memory:/v2/"
     rng = random.Random(2024)
     concepts = [name.split(".")[0] for name in PHOTOS]
-    originals = {c: Image.open(SAMPLES / n).convert("RGB") for c, n in zip(concepts, PHOTOS, strict=True)}
+    originals = {
+        c: Image.open(SAMPLES / n).convert("RGB") for c, n in zip(concepts, PHOTOS, strict=True)
+    }
     inputs = [
-        {"data": {"image": {"base64": encoded(variant(originals[c], rng))},
-                  "concepts": [{"id": c, "value": 1}]}}
-        for c in concepts for _ in range(train_per_photo)
+        {
+            "data": {
+                "image": {"base64": encoded(variant(originals[c], rng))},
+                "concepts": [{"id": c, "value": 1}],
+            }
+        }
+        for c in concepts
+        for _ in range(train_per_photo)
     ]
     start = time.perf_counter()
     for offset in range(0, len(inputs), 128):
-        session.post(url + "inputs", json={"inputs": inputs[offset : offset + 128]}).raise_for_status()
+        session.post(
+            url + "inputs", json={"inputs": inputs[offset : offset + 128]}
+        ).raise_for_status()
     added = time.perf_counter() - start
-    session.post(url + "models", json={"model": {"id": "photos", "output_info": {
-        "data": {"concepts": [{"id": c} for c in concepts]}}}}).raise_for_status()
+    session.post(
+        url + "models",
+        json={
+            "model": {
+                "id": "photos",
+                "output_info": {"data": {"concepts": [{"id": c} for c in concepts]}},
+            }
+        },
+    ).raise_for_status()
     start = time.perf_counter()
     answer = session.post(url + "models/photos/versions", json={}).json()
     trained = time.perf_counter() - start
     version_id = answer["model"]["model_version"]["id"]
     version = session.get(url + f"models/photos/versions/{version_id}").json()["model_version"]
-    print(f"\ncustom model on {len(inputs)} inputs (base embedding {app.base_embedding.model_id}):"
-          f" upload+process {added:.1f} s, train {trained:.2f} s, status {version['status']['code']}")
+    print(
+        f"\ncustom model on {len(inputs)} inputs (base embedding {app.base_embedding.model_id}):"
+        f" upload+process {added:.1f} s, train {trained:.2f} s, status {version['status']['code']}"
+    )
     test = [(c, variant(originals[c], rng)) for c in concepts for _ in range(test_per_photo)]
-    outputs = session.post(url + "models/photos/outputs", json={"inputs": [
-        {"data": {"image": {"base64": encoded(image)}}} for _, image in test
-    ], "model": {"output_info": {"output_config": {"max_concepts": len(concepts)}}}}).json()["outputs"]
-    scores = np.array([[{c["id"]: c["value"] for c in o["data"]["concepts"]}[k] for k in concepts]
-                       for o in outputs])
+    outputs = session.post(
+        url + "models/photos/outputs",
+        json={
+            "inputs": [{"data": {"image": {"base64": encoded(image)}}} for _, image in test],
+            "model": {"output_info": {"output_config": {"max_concepts": len(concepts)}}},
+        },
+    ).json()["outputs"]
+    scores = np.array(
+        [
+            [{c["id"]: c["value"] for c in o["data"]["concepts"]}[k] for k in concepts]
+            for o in outputs
+        ]
+    )
     truth = np.array([[label == k for k in concepts] for label, _ in test])
     print(f"{'concept':<12} {'held-out ROC AUC':>17}")
     for j, concept in enumerate(concepts):

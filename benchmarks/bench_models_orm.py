@@ -39,13 +39,16 @@ from clarimap.transport.wsgi import local_session
 
 SAMPLES = Path(__file__).parent.parent / "clarimap" / "demo_data"
 CONCEPT_PHOTOS = {
-    "cat": "cat.jpg", "coffee": "coffee.jpg", "rocket": "rocket.jpg", "galaxy": "galaxies.jpg",
+    "cat": "cat.jpg",
+    "coffee": "coffee.jpg",
+    "rocket": "rocket.jpg",
+    "galaxy": "galaxies.jpg",
 }
 
 
-def paired_medians(first: Callable[[], None], second: Callable[[], None], repeat: int) -> tuple[
-    float, float
-]:
+def paired_medians(
+    first: Callable[[], None], second: Callable[[], None], repeat: int
+) -> tuple[float, float]:
     """Median milliseconds of each call, the two alternated so that load on the machine hits both."""
     timings: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
@@ -87,7 +90,8 @@ def predict_overhead(repeat: int) -> None:
                     assert model.predict(photo, max_concepts=5).ok
 
                 def by_requests(
-                    url: str = url, plain: requests.Session = plain,
+                    url: str = url,
+                    plain: requests.Session = plain,
                     headers: dict[str, str] = headers,
                 ) -> None:
                     answer = plain.post(url, json=body, headers=headers, timeout=60)
@@ -140,13 +144,19 @@ def training(count: int) -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\ntraining on {version.total_input_count} inputs, {len(concepts)} concepts "
-          f"(base embedding {app.base_embedding.model_id}):")
+    print(
+        f"\ntraining on {version.total_input_count} inputs, {len(concepts)} concepts "
+        f"(base embedding {app.base_embedding.model_id}):"
+    )
     print(f"  upload + processing through a session: {uploaded:.1f} s")
-    print(f"  model.train(): {trained:.2f} s, status {version.status.code if version.status else '?'}")
+    print(
+        f"  model.train(): {trained:.2f} s, status {version.status.code if version.status else '?'}"
+    )
     print(f"  peak memory allocated while training (tracemalloc): {peak / 2**20:.1f} MiB")
-    print(f"  process peak RSS: {rss_before / 1024:.0f} MiB before training, "
-          f"{rss_after / 1024:.0f} MiB after")
+    print(
+        f"  process peak RSS: {rss_before / 1024:.0f} MiB before training, "
+        f"{rss_after / 1024:.0f} MiB after"
+    )
     session.close()
     app.close()
 

@@ -96,15 +96,28 @@ def bench_structure(count: int, repeat: int) -> None:
     def floor() -> None:
         for item in json.loads(text)["inputs"]:
             data = item["data"]
-            (item["id"], data["image"]["url"], [c["id"] for c in data["concepts"]],
-             data["metadata"]["owner"], data["geo"]["geo_point"]["latitude"],
-             item["status"]["code"], item["created_at"])
+            (
+                item["id"],
+                data["image"]["url"],
+                [c["id"] for c in data["concepts"]],
+                data["metadata"]["owner"],
+                data["geo"]["geo_point"]["latitude"],
+                item["status"]["code"],
+                item["created_at"],
+            )
 
     def entities() -> None:
         for item in json.loads(text)["inputs"]:
             entity = structure(item, Input)
-            (entity.id, entity.image.url, entity.concept_ids, entity.metadata["owner"],  # type: ignore[union-attr]
-             entity.geo.latitude, entity.status.code, entity.created_at)  # type: ignore[union-attr]
+            (
+                entity.id,
+                entity.image.url,
+                entity.concept_ids,
+                entity.metadata["owner"],  # type: ignore[union-attr]
+                entity.geo.latitude,
+                entity.status.code,
+                entity.created_at,
+            )  # type: ignore[union-attr]
 
     def best(function: Any) -> float:
         times = []
@@ -119,8 +132,10 @@ def bench_structure(count: int, repeat: int) -> None:
     print(f"\n1. Structuring {count:,} inputs of server JSON (best of {repeat})")
     print(f"   json.loads + dict access     {floor_seconds * 1000:8.1f} ms")
     print(f"   json.loads + structure       {entity_seconds * 1000:8.1f} ms")
-    print(f"   ratio (clarimap / floor)     {entity_seconds / floor_seconds:8.2f}x  "
-          f"({entity_seconds / count * 1e6:.1f} us an input)")
+    print(
+        f"   ratio (clarimap / floor)     {entity_seconds / floor_seconds:8.2f}x  "
+        f"({entity_seconds / count * 1e6:.1f} us an input)"
+    )
 
 
 LEGACY_MERGE = """
@@ -201,8 +216,13 @@ def bench_commit(edits: int) -> None:
                 counts["GET"] = counts.get("GET", 0)
                 # the client lists models while it is constructed: those GETs are not edits
                 patches = counts.get("PATCH", 0)
-                rows.append((label, f"{patches} PATCH (+{counts['GET']} GET at setup)",
-                             f"{result['seconds']:.2f}"))
+                rows.append(
+                    (
+                        label,
+                        f"{patches} PATCH (+{counts['GET']} GET at setup)",
+                        f"{result['seconds']:.2f}",
+                    )
+                )
     app.close()
     print(f"\n2. Committing {edits:,} metadata edits over HTTP (local server, 127.0.0.1)")
     print(f"   {'client':34} {'calls':28} seconds")

@@ -162,7 +162,9 @@ def output_config(
     if sample_ms is not None and (
         isinstance(sample_ms, bool) or not isinstance(sample_ms, int) or sample_ms <= 0
     ):
-        raise ValidationError(f"sample_ms must be a whole number of milliseconds > 0, got {sample_ms!r}")
+        raise ValidationError(
+            f"sample_ms must be a whole number of milliseconds > 0, got {sample_ms!r}"
+        )
     if language is not None and (not isinstance(language, str) or not language):
         raise ValidationError(f"language must be a language code such as 'en', got {language!r}")
     if isinstance(select_concepts, str):
@@ -172,8 +174,11 @@ def output_config(
         for item in select_concepts or ()
     ]
     return predict_output_config(
-        min_value=min_value, max_concepts=max_concepts, select_concepts=selected,
-        language=language, sample_ms=sample_ms,
+        min_value=min_value,
+        max_concepts=max_concepts,
+        select_concepts=selected,
+        language=language,
+        sample_ms=sample_ms,
     )
 
 
@@ -239,8 +244,11 @@ def predict_workflow(
         if config:
             body["output_config"] = config
         answer = session._send(
-            "POST", f"workflows/{quote(workflow.id, safe='')}/results", body,
-            idempotent=True, allow_partial=True,
+            "POST",
+            f"workflows/{quote(workflow.id, safe='')}/results",
+            body,
+            idempotent=True,
+            allow_partial=True,
         )
         results += [structure(result, WorkflowResult) for result in answer.get("results") or ()]
     _check_outcomes(results, len(items), raise_on_failure, f"workflow {workflow.id!r}")
@@ -272,7 +280,8 @@ def train(model: Model, *, wait: bool, timeout: float) -> ModelVersion:
     delay = FIRST_POLL_SECONDS
     while version.status is not None and version.status.code in TRAINING_CODES:
         delay = _poll(
-            deadline, delay,
+            deadline,
+            delay,
             f"model {model.id!r} version {version.id!r} still {version.status.code} "
             f"{version.status.description} after {timeout} s",
         )
@@ -334,15 +343,14 @@ def evaluate(
         if current is None:
             raise ValidationError(f"model {model.id!r} has no version to evaluate; train it first")
         version_id = current.id
-    answer = session._send(
-        "POST", _model_path(model, version_id, "metrics"), {}, idempotent=True
-    )
+    answer = session._send("POST", _model_path(model, version_id, "metrics"), {}, idempotent=True)
     metrics = _metrics_of(answer)
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL_SECONDS
     while wait and metrics.status.code in EVALUATING_CODES:
         delay = _poll(
-            deadline, delay,
+            deadline,
+            delay,
             f"model {model.id!r} version {version_id!r} still evaluating after {timeout} s",
         )
         metrics = _metrics_of(session._send("GET", _model_path(model, version_id, "metrics")))
@@ -403,11 +411,14 @@ def send_model_feedback(
     session = session_of(model)
     entity, output_id = _feedback_target(target)
     if output_id and not info.output_id:
-        info = FeedbackInfo(info.end_user_id, info.session_id, info.event_type, output_id,
-                            info.search_id)
+        info = FeedbackInfo(
+            info.end_user_id, info.session_id, info.event_type, output_id, info.search_id
+        )
     if isinstance(not_concepts, str) or isinstance(concepts, str):
         raise ValidationError("concepts and not_concepts must be lists of concept ids")
-    annotations = [c if isinstance(c, ConceptAnnotation) else ConceptAnnotation(c) for c in concepts]
+    annotations = [
+        c if isinstance(c, ConceptAnnotation) else ConceptAnnotation(c) for c in concepts
+    ]
     annotations += [ConceptAnnotation(check_id(c, "concept id"), 0.0) for c in not_concepts]
     body = {"input": feedback_input(entity, info, concepts=annotations, regions=list(regions))}
     session._send("POST", _model_path(model, _version_id(version), "feedback"), body)
@@ -427,8 +438,9 @@ def _node_of(item: Model | WorkflowNode | str, taken: set[str]) -> WorkflowNode:
         node = item
     elif isinstance(item, Model):
         version = item.model_version.id if item.model_version is not None else None
-        node = WorkflowNode(id=_node_id(item.name or item.id, taken), model_id=item.id,
-                            model_version_id=version)
+        node = WorkflowNode(
+            id=_node_id(item.name or item.id, taken), model_id=item.id, model_version_id=version
+        )
     elif isinstance(item, str):
         node = WorkflowNode(id=_node_id(item, taken), model_id=check_id(item, "model id"))
     else:
@@ -467,4 +479,3 @@ def delete_workflow(workflow: Workflow) -> None:
     session = session_of(workflow)
     session._send("DELETE", f"workflows/{quote(workflow.id, safe='')}", {})
     workflow._session = None
-

@@ -175,8 +175,11 @@ class UnitOfWork:
                 continue
             try:
                 answer = session._send(
-                    call.method, call.path, call.body(parts),
-                    idempotent=call.idempotent, allow_partial=True,
+                    call.method,
+                    call.path,
+                    call.body(parts),
+                    idempotent=call.idempotent,
+                    allow_partial=True,
                 )
             except NotFound as error:
                 if call.action == "delete":
@@ -431,7 +434,9 @@ def diff_model(old: JSON, new: JSON) -> dict[str, JSON]:
     settings = ("name", "display_name", "model_type_id")
     old_info = old.get("output_info") or {}
     new_info = new.get("output_info") or {}
-    config_changed = not same(old_info.get("output_config") or {}, new_info.get("output_config") or {})
+    config_changed = not same(
+        old_info.get("output_config") or {}, new_info.get("output_config") or {}
+    )
     if config_changed or any(not same(old.get(name), new.get(name)) for name in settings):
         config = new_info.get("output_config") or {}
         item: JSON = {
@@ -549,9 +554,7 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict):
-        return (
-            isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-        )
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
     return (bool(a == b) and type(a) is type(b)) or (

@@ -245,16 +245,26 @@ def run_plugins(args: argparse.Namespace) -> int:
         import json
 
         rows = [
-            {"name": info.name, "origin": info.origin, "distribution": info.distribution,
-             "version": info.version, "hooks": list(info.hooks)}
+            {
+                "name": info.name,
+                "origin": info.origin,
+                "distribution": info.distribution,
+                "version": info.version,
+                "hooks": list(info.hooks),
+            }
             for info in infos
         ]
         print(json.dumps(rows, indent=2))
         return 0
     header = ("name", "origin", "distribution", "version", "hooks")
     table = [header] + [
-        (info.name, info.origin, info.distribution or "-", info.version or "-",
-         ", ".join(info.hooks) or "-")
+        (
+            info.name,
+            info.origin,
+            info.distribution or "-",
+            info.version or "-",
+            ", ".join(info.hooks) or "-",
+        )
         for info in infos
     ]
     widths = [max(len(row[column]) for row in table) for column in range(len(header) - 1)]
@@ -293,12 +303,17 @@ def run_config(args: argparse.Namespace) -> int:
     from clarimap.errors import ConfigurationError
 
     given = {
-        "api_key": args.api_key, "pat": args.pat, "user_id": args.user_id,
-        "app_id": args.app_id, "base_url": args.base_url,
+        "api_key": args.api_key,
+        "pat": args.pat,
+        "user_id": args.user_id,
+        "app_id": args.app_id,
+        "base_url": args.base_url,
     }
     if all(value is None for value in given.values()):
         if not sys.stdin.isatty():
-            raise CommandError("give at least one of --api-key, --pat, --user-id, --app-id, --base-url")
+            raise CommandError(
+                "give at least one of --api-key, --pat, --user-id, --app-id, --base-url"
+            )
         given["api_key"] = getpass.getpass("CLARIFAI_API_KEY: ") or None
     try:
         path = write_config(path=args.path, **given)
@@ -316,7 +331,10 @@ def run_config(args: argparse.Namespace) -> int:
 # entry point
 
 COMMANDS: list[CommandAdder] = [
-    add_serve_command, add_demo_command, add_plugins_command, add_config_command,
+    add_serve_command,
+    add_demo_command,
+    add_plugins_command,
+    add_config_command,
 ]
 """Every subcommand's parser builder, in ``--help`` order."""
 

@@ -125,8 +125,13 @@ def write_config(
         parser.read(file, encoding="utf-8")
     if not parser.has_section(SECTION):
         parser.add_section(SECTION)
-    given = {"api_key": api_key, "pat": pat, "user_id": user_id, "app_id": app_id,
-             "base_url": base_url}
+    given = {
+        "api_key": api_key,
+        "pat": pat,
+        "user_id": user_id,
+        "app_id": app_id,
+        "base_url": base_url,
+    }
     for name, value in given.items():
         if value is None:
             continue
@@ -168,10 +173,14 @@ def resolve_settings(
     """
     environment = os.environ if environ is None else environ
     levels: list[tuple[str, dict[str, str]]] = [
-        ("argument", _given(base_url=url, api_key=api_key, pat=pat, user_id=user_id,
-                            app_id=app_id)),
-        ("environment", {name: environment[var] for name, var in ENV_NAMES.items()
-                         if environment.get(var)}),
+        (
+            "argument",
+            _given(base_url=url, api_key=api_key, pat=pat, user_id=user_id, app_id=app_id),
+        ),
+        (
+            "environment",
+            {name: environment[var] for name, var in ENV_NAMES.items() if environment.get(var)},
+        ),
     ]
     file_settings = read_config(config_file)
     if file_settings:

@@ -525,7 +525,10 @@ _FACE_PARTS = ("identity", "age_appearance", "gender_appearance", "multicultural
 
 def _structure_face(wire: Mapping[str, Any], _: Any = None) -> Face:
     return Face(
-        **{part: _predicted_concepts((wire.get(part) or {}).get("concepts")) for part in _FACE_PARTS}
+        **{
+            part: _predicted_concepts((wire.get(part) or {}).get("concepts"))
+            for part in _FACE_PARTS
+        }
     )
 
 
@@ -601,8 +604,9 @@ def _structure_binary_metrics(wire: Mapping[str, Any], _: Any = None) -> BinaryM
         num_tot=int(wire.get("num_tot") or 0),
         roc_auc=float(wire.get("roc_auc") or 0.0),
         f1=float(wire.get("f1") or 0.0),
-        roc_curve=RocCurve(_floats(roc.get("fpr")), _floats(roc.get("tpr")),
-                           _floats(roc.get("thresholds"))),
+        roc_curve=RocCurve(
+            _floats(roc.get("fpr")), _floats(roc.get("tpr")), _floats(roc.get("thresholds"))
+        ),
         precision_recall_curve=PrecisionRecallCurve(
             _floats(pr.get("recall")), _floats(pr.get("precision")), _floats(pr.get("thresholds"))
         ),
@@ -621,10 +625,15 @@ def _structure_metrics(wire: Mapping[str, Any], _: Any = None) -> EvaluationMetr
         summary=MetricsSummary(
             **{name: float(summary.get(name) or 0.0) for name in _SUMMARY_FIELDS}
         ),
-        binary_metrics=tuple(_structure_binary_metrics(b) for b in wire.get("binary_metrics") or ()),
+        binary_metrics=tuple(
+            _structure_binary_metrics(b) for b in wire.get("binary_metrics") or ()
+        ),
         confusion_matrix=tuple(
-            ConfusionCell(cell.get("predicted") or "", cell.get("actual") or "",
-                          float(cell.get("value") or 0.0))
+            ConfusionCell(
+                cell.get("predicted") or "",
+                cell.get("actual") or "",
+                float(cell.get("value") or 0.0),
+            )
             for cell in confusion.get("matrix") or ()
         ),
         concept_ids=tuple(confusion.get("concept_ids") or ()),
@@ -689,7 +698,10 @@ def predict_output_config(
 
 
 def feedback_input(
-    entity: Input, info: FeedbackInfo, *, concepts: Sequence[ConceptAnnotation] = (),
+    entity: Input,
+    info: FeedbackInfo,
+    *,
+    concepts: Sequence[ConceptAnnotation] = (),
     regions: Sequence[Region] = (),
 ) -> JSON:
     """The ``input`` of a feedback request: id, media url, the concepts and regions said right."""

@@ -87,7 +87,9 @@ def check_id(value: object, what: str = "id") -> str:
     if "/" in value:
         raise ValidationError(f"{what} {value!r} contains '/', which the API does not allow in ids")
     if len(value) > MAX_ID_LENGTH:
-        raise ValidationError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+        raise ValidationError(
+            f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}"
+        )
     if not _ID_PATTERN.match(value):
         raise ValidationError(f"{what} {value!r} must not start with whitespace")
     return value
@@ -181,7 +183,9 @@ class GeoPoint:
 
     def __attrs_post_init__(self) -> None:
         if not -180.0 <= self.longitude <= 180.0:
-            raise ValidationError(f"GeoPoint.longitude must be in [-180, 180], got {self.longitude}")
+            raise ValidationError(
+                f"GeoPoint.longitude must be in [-180, 180], got {self.longitude}"
+            )
         if not -90.0 <= self.latitude <= 90.0:
             raise ValidationError(f"GeoPoint.latitude must be in [-90, 90], got {self.latitude}")
 
@@ -255,7 +259,12 @@ def _annotations(items: object) -> tuple[ConceptAnnotation, ...]:
 
 
 def _validate_feedback(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and value not in ("accurate", "misplaced", "not_detected", "false_positive"):
+    if value is not None and value not in (
+        "accurate",
+        "misplaced",
+        "not_detected",
+        "false_positive",
+    ):
         raise ValidationError(
             "Region.feedback must be accurate, misplaced, not_detected or false_positive; "
             f"got {value!r}"
@@ -344,8 +353,10 @@ def check_image_bytes(content: bytes, source: object = None) -> None:
         return
     from clarimap.errors import InvalidMediaError
 
-    shown = source if isinstance(source, str) or not isinstance(source, (bytes, bytearray)) else (
-        f"{len(source)} bytes"
+    shown = (
+        source
+        if isinstance(source, str) or not isinstance(source, (bytes, bytearray))
+        else (f"{len(source)} bytes")
     )
     raise InvalidMediaError(
         f"{shown!s:.80} is not an image: its bytes start {content[:8]!r}, which is no JPEG, PNG, "
@@ -530,7 +541,9 @@ def _tracked_metadata(value: object, self: Any) -> TrackedDict:
 
 def _region(item: object) -> Region:
     if not isinstance(item, Region):
-        raise ValidationError(f"regions must hold Region objects, got {type(item).__name__} {item!r}")
+        raise ValidationError(
+            f"regions must hold Region objects, got {type(item).__name__} {item!r}"
+        )
     return item
 
 
@@ -558,7 +571,9 @@ _TRACKING = [attrs.setters.convert, attrs.setters.validate, _on_change]
 
 def _session_field() -> Any:
     """The private ``_session`` field of mapped entities (not in init, repr or equality)."""
-    return attrs.field(default=None, init=False, repr=False, eq=False, on_setattr=attrs.setters.NO_OP)
+    return attrs.field(
+        default=None, init=False, repr=False, eq=False, on_setattr=attrs.setters.NO_OP
+    )
 
 
 # -- mapped entities ----------------------------------------------------------------------------
@@ -576,10 +591,12 @@ class Input:
     image: Image | None = attrs.field(default=None, validator=_instance_of(Image, type(None)))
     video: Video | None = attrs.field(default=None, validator=_instance_of(Video, type(None)))
     concepts: list[ConceptAnnotation] = attrs.field(
-        factory=list, converter=_tracked_list(_annotation, "concepts")  # type: ignore[misc]
+        factory=list,
+        converter=_tracked_list(_annotation, "concepts"),  # type: ignore[misc]
     )
     metadata: dict[str, Any] = attrs.field(
-        factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
+        factory=dict,
+        converter=attrs.Converter(_tracked_metadata, takes_self=True),  # type: ignore[misc]
     )
     geo: GeoPoint | None = attrs.field(default=None, validator=_instance_of(GeoPoint, type(None)))
     regions: list[Region] = attrs.field(factory=list, converter=_tracked_list(_region, "regions"))  # type: ignore[misc]
@@ -641,7 +658,9 @@ class Input:
         annotations += [ConceptAnnotation(_annotation(item).id, 0.0) for item in not_concepts]
         if geo is not None and not isinstance(geo, GeoPoint):
             if not isinstance(geo, tuple) or len(geo) != 2:
-                raise ValidationError(f"geo must be a GeoPoint or (longitude, latitude), got {geo!r}")
+                raise ValidationError(
+                    f"geo must be a GeoPoint or (longitude, latitude), got {geo!r}"
+                )
             geo = GeoPoint(*geo)
         return cls(
             id=new_id() if id is None else id,
@@ -705,13 +724,17 @@ class Model:
 
     id: str = attrs.field(factory=new_id, validator=_validate_id)
     name: str | None = attrs.field(default=None, validator=_optional_text)
-    concepts: list[Concept] = attrs.field(factory=list, converter=_tracked_list(_concept, "concepts"))  # type: ignore[misc]
+    concepts: list[Concept] = attrs.field(
+        factory=list,
+        converter=_tracked_list(_concept, "concepts"),  # type: ignore[misc]
+    )
     concepts_mutually_exclusive: bool = attrs.field(default=False, validator=_instance_of(bool))
     closed_environment: bool = attrs.field(default=False, validator=_instance_of(bool))
     max_concepts: int = attrs.field(default=0, validator=_instance_of(int))
     min_value: float = attrs.field(default=0.0, converter=_FLOAT)  # type: ignore[misc]
     hyper_params: dict[str, Any] = attrs.field(
-        factory=dict, converter=attrs.Converter(_tracked_metadata, takes_self=True)  # type: ignore[misc]
+        factory=dict,
+        converter=attrs.Converter(_tracked_metadata, takes_self=True),  # type: ignore[misc]
     )
     type: str | None = attrs.field(default=None, eq=False)
     type_ext: str | None = attrs.field(default=None, eq=False)
@@ -781,11 +804,18 @@ class Model:
         from clarimap import _models
 
         config = _models.output_config(
-            min_value=min_value, max_concepts=max_concepts, select_concepts=select_concepts,
-            language=language, sample_ms=sample_ms,
+            min_value=min_value,
+            max_concepts=max_concepts,
+            select_concepts=select_concepts,
+            language=language,
+            sample_ms=sample_ms,
         )
         return _models.predict(
-            self, sources, version=version, config=config, raise_on_failure=raise_on_failure,
+            self,
+            sources,
+            version=version,
+            config=config,
+            raise_on_failure=raise_on_failure,
             kind=kind,
         )
 
@@ -822,7 +852,10 @@ class Model:
         _models.delete_version(self, version)
 
     def evaluate(
-        self, version: ModelVersion | str | None = None, *, wait: bool = True,
+        self,
+        version: ModelVersion | str | None = None,
+        *,
+        wait: bool = True,
         timeout: float = 300.0,
     ) -> EvaluationMetrics:
         """Evaluate a trained version (default: ``model_version``) by cross-validation.
@@ -867,8 +900,13 @@ class Model:
 
         info = FeedbackInfo(end_user_id, session_id, event_type, output_id)
         _models.send_model_feedback(
-            self, target, concepts=concepts, not_concepts=not_concepts, regions=regions,
-            info=info, version=version,
+            self,
+            target,
+            concepts=concepts,
+            not_concepts=not_concepts,
+            regions=regions,
+            info=info,
+            version=version,
         )
 
 
@@ -914,8 +952,11 @@ class Workflow:
         from clarimap import _models
 
         config = _models.output_config(
-            min_value=min_value, max_concepts=max_concepts, select_concepts=select_concepts,
-            language=language, sample_ms=sample_ms,
+            min_value=min_value,
+            max_concepts=max_concepts,
+            select_concepts=select_concepts,
+            language=language,
+            sample_ms=sample_ms,
         )
         return _models.predict_workflow(
             self, sources, config=config, raise_on_failure=raise_on_failure, kind=kind

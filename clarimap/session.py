@@ -270,7 +270,9 @@ class Session:
         if entity._session is None:
             existing = self._identity.get(key)
             if existing is not None and existing is not entity:
-                raise SessionError(f"the session has another object for {cls.__name__} {entity.id!r}")
+                raise SessionError(
+                    f"the session has another object for {cls.__name__} {entity.id!r}"
+                )
             entity._session = self
             self._identity.add(entity, unstructure(entity))
         elif entity._session is not self:
@@ -358,7 +360,9 @@ class Session:
             return None
         if len({m["id"] for m in matches}) > 1:
             ids = ", ".join(sorted({m["id"] for m in matches}))
-            raise ValidationError(f"{len(matches)} models are named {name!r} ({ids}); get one by id")
+            raise ValidationError(
+                f"{len(matches)} models are named {name!r} ({ids}); get one by id"
+            )
         cache[name] = matches[0]["id"]
         # Search answers leave a model's concepts out: read the full model by id.
         return self.get(Model, matches[0]["id"])
@@ -381,13 +385,17 @@ class Session:
         from clarimap.query import QUERYABLE, Query, QueryError
 
         if cls not in QUERYABLE:
-            raise QueryError(f"cannot query {getattr(cls, '__name__', cls)!r}; query Input, Concept, Model or Workflow")
+            raise QueryError(
+                f"cannot query {getattr(cls, '__name__', cls)!r}; query Input, Concept, Model or Workflow"
+            )
         return Query(cls, self)
 
     def refresh(self, entity: Any) -> None:
         """Reload an object from the server, dropping its unsent edits."""
         if entity._session is not self or key_of(entity) in self._new:
-            raise SessionError(f"{type(entity).__name__} {entity.id!r} is not stored in this session")
+            raise SessionError(
+                f"{type(entity).__name__} {entity.id!r} is not stored in this session"
+            )
         key = key_of(entity)
         answer = self._send("GET", f"{_COLLECTION[type(entity)]}/{quote(entity.id, safe='')}")
         wire = answer[_SINGULAR[type(entity)]]
@@ -551,7 +559,9 @@ class Session:
         if inputs is None:
             while True:
                 counts = self._send("GET", "inputs/status").get("counts") or {}
-                if not int(counts.get("to_process") or 0) and not int(counts.get("processing") or 0):
+                if not int(counts.get("to_process") or 0) and not int(
+                    counts.get("processing") or 0
+                ):
                     return []
                 _sleep_or_give_up(deadline, interval, f"inputs still processing: {counts}")
         waiting = [item if isinstance(item, str) else item.id for item in inputs]
@@ -627,15 +637,18 @@ def connect(
             from clarimap.plugins import transport_adapter
 
             local_adapter = transport_adapter(url)
-            http_session = (
-                local_session(url) if local_adapter is None else requests.Session()
-            )
+            http_session = local_session(url) if local_adapter is None else requests.Session()
             if local_adapter is not None:
                 http_session.mount("local://", local_adapter)
     else:
         settings = resolve_settings(
-            url, api_key=api_key, pat=pat, user_id=user_id, app_id=app_id,
-            environ=environ, config_file=config_file,
+            url,
+            api_key=api_key,
+            pat=pat,
+            user_id=user_id,
+            app_id=app_id,
+            environ=environ,
+            config_file=config_file,
         )
         http_session = None
         scheme = (settings.base_url or "").split("://", 1)[0].lower()
@@ -667,4 +680,3 @@ def connect(
         scoped=settings.scoped,
         autoflush=autoflush,
     )
-

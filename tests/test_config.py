@@ -20,8 +20,10 @@ def test_arguments_win_over_environment_and_file(tmp_path: Path) -> None:
     assert settings.sources == {"api_key": "argument", "base_url": "environment"}
     settings = resolve_settings(environ={}, config_file=config)
     assert (settings.api_key, settings.base_url) == ("from-file", "http://file:1")
-    settings = resolve_settings(environ={"CLARIFAI_PAT": "pat", "CLARIFAI_USER_ID": "u",
-                                         "CLARIFAI_APP_ID": "a"}, config_file=config)
+    settings = resolve_settings(
+        environ={"CLARIFAI_PAT": "pat", "CLARIFAI_USER_ID": "u", "CLARIFAI_APP_ID": "a"},
+        config_file=config,
+    )
     assert settings.pat == "pat" and settings.api_key is None and settings.scoped
     assert settings.base_url == "http://file:1"
 
@@ -45,8 +47,9 @@ def test_nothing_configured_names_the_ways(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_pat_needs_user_and_app_and_uses_long_routes(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="user_id and app_id"):
         resolve_settings(pat="p", environ={}, config_file=tmp_path / "none")
-    session = clarimap.connect("http://127.0.0.1:1", pat="PAT-secret-77", user_id="me",
-                               app_id="photos", environ={})
+    session = clarimap.connect(
+        "http://127.0.0.1:1", pat="PAT-secret-77", user_id="me", app_id="photos", environ={}
+    )
     assert session.prefix == "/v2/users/me/apps/photos"
     assert "PAT-secret-77" not in repr(session) + repr(session.transport)
 
@@ -78,11 +81,15 @@ def test_local_url_needs_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None
     assert session._send("GET", "inputs")["inputs"] == []
 
 
-def test_clarimap_config_command_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clarimap_config_command_writes_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from clarimap.cli import main
 
     path = tmp_path / "config"
-    assert main(["config", "--api-key", "cli-secret", "--app-id", "photos", "--path", str(path)]) == 0
+    assert (
+        main(["config", "--api-key", "cli-secret", "--app-id", "photos", "--path", str(path)]) == 0
+    )
     out = capsys.readouterr().out
     assert "cli-secret" not in out and "CLARIFAI_APP_ID = photos" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

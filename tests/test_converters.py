@@ -54,8 +54,9 @@ def test_timestamps_with_offsets() -> None:
 
 
 def test_model_and_geo_limit_to_wire() -> None:
-    model = Model(id="m", name="pets", concepts=["cat"], closed_environment=True,
-                  hyper_params={"lr": 1})
+    model = Model(
+        id="m", name="pets", concepts=["cat"], closed_environment=True, hyper_params={"lr": 1}
+    )
     assert unstructure(model) == {
         "id": "m",
         "name": "pets",
@@ -72,18 +73,42 @@ def test_server_answers_structure_without_loss() -> None:
     try:
         with session_on(app, "inprocess") as connected:
             session = connected.session
-            session._send("POST", "inputs", {"inputs": [{
-                "id": "real", "data": {
-                    "image": {"base64": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="},
-                    "concepts": [{"id": "cat", "value": 1}, {"id": "dog", "value": 0}],
-                    "metadata": {"a": {"b": [1, 2]}, "t": True},
-                    "geo": {"geo_point": {"longitude": 1.5, "latitude": -2}},
-                    "regions": [{"id": "r1", "region_info": {"bounding_box": {
-                        "top_row": 0.1, "left_col": 0.2, "bottom_row": 0.3, "right_col": 0.4}},
-                        "data": {"concepts": [{"id": "cat", "value": 1}]}}],
-                }}]})
+            session._send(
+                "POST",
+                "inputs",
+                {
+                    "inputs": [
+                        {
+                            "id": "real",
+                            "data": {
+                                "image": {
+                                    "base64": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+                                },
+                                "concepts": [{"id": "cat", "value": 1}, {"id": "dog", "value": 0}],
+                                "metadata": {"a": {"b": [1, 2]}, "t": True},
+                                "geo": {"geo_point": {"longitude": 1.5, "latitude": -2}},
+                                "regions": [
+                                    {
+                                        "id": "r1",
+                                        "region_info": {
+                                            "bounding_box": {
+                                                "top_row": 0.1,
+                                                "left_col": 0.2,
+                                                "bottom_row": 0.3,
+                                                "right_col": 0.4,
+                                            }
+                                        },
+                                        "data": {"concepts": [{"id": "cat", "value": 1}]},
+                                    }
+                                ],
+                            },
+                        }
+                    ]
+                },
+            )
             for wire in [session._send("GET", "inputs/real")["input"]] + session._send(
-                "GET", "inputs")["inputs"]:
+                "GET", "inputs"
+            )["inputs"]:
                 entity = structure(wire, Input)
                 again = unstructure(entity)
                 data, data_again = wire["data"], again["data"]
@@ -91,15 +116,19 @@ def test_server_answers_structure_without_loss() -> None:
                     assert data_again[key] == data[key], key
                 modelled = ("url", "base64", "crop", "allow_duplicate_url")  # not image_info
                 assert data_again["image"] == {
-                    k: v for k, v in data["image"].items() if k in modelled}
+                    k: v for k, v in data["image"].items() if k in modelled
+                }
                 assert [(c["id"], c["value"]) for c in data_again["concepts"]] == [
-                    (c["id"], c["value"]) for c in data["concepts"]]
+                    (c["id"], c["value"]) for c in data["concepts"]
+                ]
                 assert parse_timestamp(wire["created_at"]) == entity.created_at
                 assert again["status"] == wire["status"]
             for wire in session._send("GET", "models")["models"][:20]:
                 model = structure(wire, Model)
                 assert unstructure(model)["id"] == wire["id"]
-                assert model.model_version is None or model.model_version.id == wire[
-                    "model_version"]["id"]
+                assert (
+                    model.model_version is None
+                    or model.model_version.id == wire["model_version"]["id"]
+                )
     finally:
         app.close()

@@ -62,8 +62,14 @@ def test_strings_become_positive_annotations_and_negatives_are_values() -> None:
 
 def test_from_media_reads_the_file_and_sets_annotations() -> None:
     photo = Input.from_media(
-        SAMPLES / "cat.jpg", concepts=["cat"], not_concepts=["dog"], metadata={"k": 1},
-        geo=(1.5, 2.5), id="cat-1", crop=(0, 0, 1, 1), allow_duplicate_url=True,
+        SAMPLES / "cat.jpg",
+        concepts=["cat"],
+        not_concepts=["dog"],
+        metadata={"k": 1},
+        geo=(1.5, 2.5),
+        id="cat-1",
+        crop=(0, 0, 1, 1),
+        allow_duplicate_url=True,
     )
     assert photo.id == "cat-1" and photo.image is not None
     assert photo.image.base64 == (SAMPLES / "cat.jpg").read_bytes()

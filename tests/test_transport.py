@@ -180,8 +180,9 @@ def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
             texts = [str(caught.value), repr(caught.value), repr(session), repr(session.transport)]
             texts.append(repr(session.transport.inner))  # type: ignore[attr-defined]
             with pytest.raises(TransportError) as lost:
-                clarimap.connect("http://127.0.0.1:9", api_key=secret, environ={},
-                                 retry=RetryPolicy(attempts=1))._send("GET", "inputs")
+                clarimap.connect(
+                    "http://127.0.0.1:9", api_key=secret, environ={}, retry=RetryPolicy(attempts=1)
+                )._send("GET", "inputs")
             texts += [str(lost.value), repr(lost.value), caplog.text]
             from clarimap.config import resolve_settings
 

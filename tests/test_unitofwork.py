@@ -18,7 +18,13 @@ def wire(**data: object) -> dict[str, object]:
     [
         ({"a": 1.0}, {"a": 2.0}, {}, {"a": 2.0}, False),  # set
         ({"a": 1.0}, {}, {"a": True}, {}, False),  # delete a key
-        ({"a": {"b": 1.0, "c": 1.0}}, {"a": {"b": 2.0}}, {"a": {"c": True}}, {"a": {"b": 2.0}}, False),
+        (
+            {"a": {"b": 1.0, "c": 1.0}},
+            {"a": {"b": 2.0}},
+            {"a": {"c": True}},
+            {"a": {"b": 2.0}},
+            False,
+        ),
         ({"a": ["x"]}, {"a": ["y"]}, {"a": True}, {"a": ["y"]}, False),  # merge appends to lists
         ({"a": ["x"]}, {"a": []}, {}, {"a": []}, False),  # [] replaces under merge
         ({"a": {"b": 1.0}}, {"a": {}}, {}, {"a": {}}, False),  # {} replaces under merge
@@ -32,21 +38,31 @@ def test_metadata_diff(old: dict, new: dict, remove: dict, merge: dict, overwrit
 
 
 def test_concepts_geo_and_regions() -> None:
-    old = wire(concepts=[{"id": "cat", "value": 1.0}, {"id": "dog", "value": 1.0}],
-               geo={"geo_point": {"longitude": 1.0, "latitude": 2.0}},
-               regions=[{"id": "r1"}, {"id": "r2"}])
-    new = wire(concepts=[{"id": "dog", "value": 0.0}, {"id": "owl", "value": 1.0}],
-               regions=[{"id": "r1", "region_info": {"feedback": "accurate"}}, {"id": "r3"}])
+    old = wire(
+        concepts=[{"id": "cat", "value": 1.0}, {"id": "dog", "value": 1.0}],
+        geo={"geo_point": {"longitude": 1.0, "latitude": 2.0}},
+        regions=[{"id": "r1"}, {"id": "r2"}],
+    )
+    new = wire(
+        concepts=[{"id": "dog", "value": 0.0}, {"id": "owl", "value": 1.0}],
+        regions=[{"id": "r1", "region_info": {"feedback": "accurate"}}, {"id": "r3"}],
+    )
     assert diff_input(old, new) == {
-        "remove": {"id": "i", "data": {
-            "concepts": [{"id": "cat", "value": 1.0}],
-            "regions": [{"id": "r2"}, {"id": "r1"}],
-        }},
-        "merge": {"id": "i", "data": {
-            "concepts": [{"id": "dog", "value": 0.0}, {"id": "owl", "value": 1.0}],
-            "regions": [{"id": "r1", "region_info": {"feedback": "accurate"}}, {"id": "r3"}],
-            "geo": {},
-        }},
+        "remove": {
+            "id": "i",
+            "data": {
+                "concepts": [{"id": "cat", "value": 1.0}],
+                "regions": [{"id": "r2"}, {"id": "r1"}],
+            },
+        },
+        "merge": {
+            "id": "i",
+            "data": {
+                "concepts": [{"id": "dog", "value": 0.0}, {"id": "owl", "value": 1.0}],
+                "regions": [{"id": "r1", "region_info": {"feedback": "accurate"}}, {"id": "r3"}],
+                "geo": {},
+            },
+        },
     }
 
 
@@ -58,8 +74,12 @@ def test_no_change_no_action_and_concept_order_is_not_state() -> None:
 def test_overwrite_sends_all_data_but_the_asset() -> None:
     old = wire(metadata={"a": 1.0}, concepts=[{"id": "c", "value": 1.0}])
     new = wire(metadata={"a": None}, concepts=[{"id": "c", "value": 1.0}])
-    assert diff_input(old, new) == {"overwrite": {"id": "i", "data": {
-        "metadata": {"a": None}, "concepts": [{"id": "c", "value": 1.0}]}}}
+    assert diff_input(old, new) == {
+        "overwrite": {
+            "id": "i",
+            "data": {"metadata": {"a": None}, "concepts": [{"id": "c", "value": 1.0}]},
+        }
+    }
 
 
 def test_plan_orders_and_batches() -> None:

@@ -54,8 +54,11 @@ MAX_CONCEPTS_LIMIT = 200
 
 PREDICT_REQUEST = request(inputs=ListOf(INPUT, max_items=MAX_INPUTS), model=MODEL)
 WORKFLOW_PREDICT_REQUEST = request(
-    inputs=ListOf(INPUT, max_items=MAX_INPUTS), output_config=OUTPUT_CONFIG,
-    workflow_state=ANY, favor_clarifai_workflows=BOOL, workflow_version_id=STR,
+    inputs=ListOf(INPUT, max_items=MAX_INPUTS),
+    output_config=OUTPUT_CONFIG,
+    workflow_state=ANY,
+    favor_clarifai_workflows=BOOL,
+    workflow_version_id=STR,
 )
 
 
@@ -69,7 +72,8 @@ def parse_output_config(raw: dict[str, Any] | None) -> PredictConfig:
     min_value = raw.get("min_value")
     if min_value is not None and not 0.0 <= float(min_value) <= 1.0:
         raise ApiError(
-            status.PREDICT_INVALID_REQUEST, f"output_config.min_value must be in [0, 1], got {min_value}"
+            status.PREDICT_INVALID_REQUEST,
+            f"output_config.min_value must be in [0, 1], got {min_value}",
         )
     max_concepts = int(raw.get("max_concepts") or 0)
     if not 0 <= max_concepts <= MAX_CONCEPTS_LIMIT:
@@ -253,7 +257,9 @@ def _load_media(
     data = raw.get("data") or {}
     image, video = data.get("image") or {}, data.get("video") or {}
     if image and video:
-        raise MediaError(status.INPUT_INVALID_ARGUMENT, "an input has an image or a video, not both")
+        raise MediaError(
+            status.INPUT_INVALID_ARGUMENT, "an input has an image or a video, not both"
+        )
     crop = image.get("crop")
     if image or video:
         kind = "image" if image else "video"
@@ -280,7 +286,9 @@ def _media_bytes(ctx: RequestContext, media: dict[str, Any], kind: str) -> bytes
         try:
             return base64.b64decode(str(media["base64"]), validate=False)
         except (binascii.Error, ValueError) as error:
-            raise MediaError(status.INPUT_INVALID_ARGUMENT, f"{kind}.base64 is not base64: {error}") from None
+            raise MediaError(
+                status.INPUT_INVALID_ARGUMENT, f"{kind}.base64 is not base64: {error}"
+            ) from None
     if media.get("url"):
         return download(ctx, str(media["url"]), failed)
     raise MediaError(status.INPUT_INVALID_ARGUMENT, f"data.{kind} needs a url or base64")
@@ -305,7 +313,8 @@ def _stored_input(
         return row["kind"], bytes(row["bytes"]), media.get("crop")
     if row["url"]:
         failed = (
-            status.INPUT_DOWNLOAD_FAILED if row["kind"] == "image"
+            status.INPUT_DOWNLOAD_FAILED
+            if row["kind"] == "image"
             else status.INPUT_VIDEO_DOWNLOAD_FAILED
         )
         return row["kind"], download(ctx, row["url"], failed), media.get("crop")
@@ -352,7 +361,8 @@ def crop_image(picture: Image.Image, crop: Sequence[float]) -> Image.Image:
         raise MediaError(status.INPUT_INVALID_ARGUMENT, f"crop {list(crop)} is empty")
     width, height = picture.size
     box = (
-        int(left * width), int(top * height),
+        int(left * width),
+        int(top * height),
         max(int(left * width) + 1, round(right * width)),
         max(int(top * height) + 1, round(bottom * height)),
     )
@@ -371,7 +381,9 @@ def decode_video(content: bytes, sample_ms: int) -> list[tuple[int, int, Image.I
     try:
         with av.open(io.BytesIO(content), mode="r") as container:
             if not container.streams.video:
-                raise MediaError(status.INPUT_VIDEO_UNSUPPORTED_FORMAT, "the file has no video stream")
+                raise MediaError(
+                    status.INPUT_VIDEO_UNSUPPORTED_FORMAT, "the file has no video stream"
+                )
             stream = container.streams.video[0]
             next_time = 0
             for frame in container.decode(stream):
@@ -415,10 +427,16 @@ def zoo_model_json(model: RunnableModel) -> dict[str, Any]:
         "created_at": PUBLIC_CREATED_AT,
         "app_id": PUBLIC_APP_ID,
         "model_type_id": model.model_type_id,
-        "output_info": {"message": OUTPUT_INFO_MESSAGE, "type": model.type,
-                        "type_ext": model.type_ext},
-        "model_version": {"id": version_id, "created_at": PUBLIC_CREATED_AT,
-                          "status": status.envelope(status.MODEL_TRAINED)},
+        "output_info": {
+            "message": OUTPUT_INFO_MESSAGE,
+            "type": model.type,
+            "type_ext": model.type_ext,
+        },
+        "model_version": {
+            "id": version_id,
+            "created_at": PUBLIC_CREATED_AT,
+            "status": status.envelope(status.MODEL_TRAINED),
+        },
     }
 
 
@@ -454,8 +472,11 @@ def resolve_model(ctx: RequestContext, model_id: str, version_id: str | None) ->
         version = api_models.find_version(connection, record, version_id)
         info = api_models.model_json(record, version)
     legacy_type, legacy_type_ext = record.legacy_type
-    info["output_info"] = {"message": OUTPUT_INFO_MESSAGE, "type": legacy_type,
-                           "type_ext": legacy_type_ext}
+    info["output_info"] = {
+        "message": OUTPUT_INFO_MESSAGE,
+        "type": legacy_type,
+        "type_ext": legacy_type_ext,
+    }
     if record.public is not None:
         runnable = zoo.get(model_id)
         if runnable is None:
@@ -465,7 +486,9 @@ def resolve_model(ctx: RequestContext, model_id: str, version_id: str | None) ->
     if custom is None:
         code = int(version["status"]["code"])
         raise ApiError(
-            status.MODEL_UNTRAINED if code != status.MODEL_TRAINED else status.MODEL_INVALID_REQUEST,
+            status.MODEL_UNTRAINED
+            if code != status.MODEL_TRAINED
+            else status.MODEL_INVALID_REQUEST,
             f"model {model_id!r} version {version['id']!r} cannot predict: its status is {code} "
             f"{status.description(code)}; train it with POST /v2/models/{model_id}/versions",
         )
@@ -506,8 +529,12 @@ def run_model(
     cursor = 0
     model_info = resolved.info
     for item in loaded:
-        output: dict[str, Any] = {"id": new_id(), "created_at": now(), "model": model_info,
-                                  "input": item.echo}
+        output: dict[str, Any] = {
+            "id": new_id(),
+            "created_at": now(),
+            "model": model_info,
+            "input": item.echo,
+        }
         if item.error is not None:
             code, details = item.error
             output["status"] = status.envelope(code, details)
@@ -641,12 +668,13 @@ def predict_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
         else:
             item_status = status.envelope(status.SUCCESS)
         results.append({"status": item_status, "input": item.echo, "outputs": outputs})
-    codes = [
-        int(item.error[0]) if item.error is not None else status.SUCCESS for item in loaded
-    ]
+    codes = [int(item.error[0]) if item.error is not None else status.SUCCESS for item in loaded]
     return {
         "status": batch_status(codes),
-        "workflow": {"id": workflow["id"], "app_id": ctx.app.app_id,
-                     "created_at": workflow["created_at"]},
+        "workflow": {
+            "id": workflow["id"],
+            "app_id": ctx.app.app_id,
+            "created_at": workflow["created_at"],
+        },
         "results": results,
     }

@@ -50,15 +50,23 @@ def train_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
         connection.execute(
             "INSERT INTO model_versions (app, model_id, id, seq, status_code, body, created_at) "
             "VALUES (?, ?, ?, ?, ?, '{}', ?)",
-            (app_pk, model_id, version_id, int(last_seq) + 1, status.MODEL_QUEUED_FOR_TRAINING,
-             now()),
+            (
+                app_pk,
+                model_id,
+                version_id,
+                int(last_seq) + 1,
+                status.MODEL_QUEUED_FOR_TRAINING,
+                now(),
+            ),
         )
         version = api_models.find_version(connection, record, version_id)
         answer = {"model": api_models.model_json(record, version)}
     if ctx.server.processor.background:
         threading.Thread(
-            target=run_training_job, args=(ctx.server, app_pk, model_id, version_id),
-            name=f"clarimap-train-{model_id}", daemon=True,
+            target=run_training_job,
+            args=(ctx.server, app_pk, model_id, version_id),
+            name=f"clarimap-train-{model_id}",
+            daemon=True,
         ).start()
     else:
         run_training_job(ctx.server, app_pk, model_id, version_id)
@@ -72,8 +80,10 @@ def _trained_version(ctx: RequestContext, model_id: str, version_id: str) -> tup
         record = api_models.require_model(ctx, connection, model_id)
         version = api_models.find_version(connection, record, version_id)
     if record.public is not None:
-        raise ApiError(status.MODEL_PERMISSION_DENIED,
-                       f"model {model_id!r} is a public model; it has no evaluation here")
+        raise ApiError(
+            status.MODEL_PERMISSION_DENIED,
+            f"model {model_id!r} is a public model; it has no evaluation here",
+        )
     return record, int(version["status"]["code"])
 
 
@@ -86,15 +96,21 @@ def evaluate_version(ctx: RequestContext, model_id: str, version_id: str) -> dic
     ctx.json()
     record, code = _trained_version(ctx, model_id, version_id)
     if code != status.MODEL_TRAINED:
-        raise ApiError(status.MODEL_INVALID_ARGUMENT,
-                       f"version {version_id!r} is not trained (status {code}); train it first")
+        raise ApiError(
+            status.MODEL_INVALID_ARGUMENT,
+            f"version {version_id!r} is not trained (status {code}); train it first",
+        )
     app_pk = ctx.store.app_pk(ctx.app.user_id, ctx.app.app_id)
     with ctx.store.read() as connection:
         version = api_models.find_version(connection, record, version_id)
     version["metrics"] = {"status": status.envelope(status.MODEL_QUEUED_FOR_EVALUATION)}
     if ctx.server.processor.background:
-        threading.Thread(target=run_evaluation_job, args=(ctx.server, app_pk, model_id, version_id),
-                         name=f"clarimap-evaluate-{model_id}", daemon=True).start()
+        threading.Thread(
+            target=run_evaluation_job,
+            args=(ctx.server, app_pk, model_id, version_id),
+            name=f"clarimap-evaluate-{model_id}",
+            daemon=True,
+        ).start()
     else:
         run_evaluation_job(ctx.server, app_pk, model_id, version_id)
     return {"model_version": version}

@@ -91,9 +91,7 @@ class RunnableModel(Protocol):
     concepts: Sequence[dict[str, str]]
     """Every concept the model can output (``{"id", "name"}``); empty for other types."""
 
-    def predict(
-        self, images: Sequence[Image.Image], config: PredictConfig
-    ) -> list[dict[str, Any]]:
+    def predict(self, images: Sequence[Image.Image], config: PredictConfig) -> list[dict[str, Any]]:
         """One wire ``data`` object per image, in order."""
         ...
 
@@ -112,7 +110,9 @@ class ModelZoo:
     def register(self, model_id: str, model: RunnableModel | ModelFactory) -> None:
         """Add a model (an object, or a factory building it on first use); a later one wins."""
         if not isinstance(model_id, str) or not model_id:
-            raise TypeError(f"register(model_id, model): model_id must be a string, not {model_id!r}")
+            raise TypeError(
+                f"register(model_id, model): model_id must be a string, not {model_id!r}"
+            )
         with self._lock:
             if not isinstance(model, type) and isinstance(model, RunnableModel):
                 self._check_id(model_id, model)

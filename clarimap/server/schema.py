@@ -417,15 +417,19 @@ PAGINATION = Obj(page=INT, per_page=INT)
 MAX_INPUTS_A_REQUEST = 128
 INPUT_TO_WRITE = INPUT.extend(id=STR)
 ADD_INPUTS_REQUEST = Obj(
-    user_app_id=USER_APP_ID, inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
+    user_app_id=USER_APP_ID,
+    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
     inputs_add_job_id=STR,
 )
 PATCH_INPUTS_REQUEST = Obj(
-    user_app_id=USER_APP_ID, action=STR,
+    user_app_id=USER_APP_ID,
+    action=STR,
     inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
 )
 DELETE_INPUTS_REQUEST = Obj(
-    user_app_id=USER_APP_ID, ids=ListOf(STR, max_items=MAX_INPUTS_A_REQUEST), delete_all=BOOL,
+    user_app_id=USER_APP_ID,
+    ids=ListOf(STR, max_items=MAX_INPUTS_A_REQUEST),
+    delete_all=BOOL,
 )
 DELETE_INPUT_REQUEST = Obj(user_app_id=USER_APP_ID, input_id=STR)
 

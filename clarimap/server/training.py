@@ -117,8 +117,9 @@ def gather_training_set(
         if closed_environment or not has_negatives:
             fill = (labels[:, j] == -1) & positive_elsewhere
             labels[fill, j] = 0
-    return TrainingSet(np.vstack(vectors).astype(np.float64), labels, tuple(order),
-                       tuple(concept_ids))
+    return TrainingSet(
+        np.vstack(vectors).astype(np.float64), labels, tuple(order), tuple(concept_ids)
+    )
 
 
 @attrs.frozen
@@ -144,8 +145,12 @@ class ConceptClassifier:
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
         np.savez(
-            buffer, weights=self.weights, bias=self.bias, mean=self.mean,
-            scale=np.array(self.scale), softmax=np.array(self.softmax),
+            buffer,
+            weights=self.weights,
+            bias=self.bias,
+            mean=self.mean,
+            scale=np.array(self.scale),
+            softmax=np.array(self.softmax),
             concept_ids=np.array(json.dumps(list(self.concept_ids))),
             embedding_model_id=np.array(self.embedding_model_id),
         )
@@ -156,8 +161,11 @@ class ConceptClassifier:
         with np.load(io.BytesIO(blob), allow_pickle=False) as saved:
             return cls(
                 concept_ids=tuple(json.loads(str(saved["concept_ids"]))),
-                weights=saved["weights"], bias=saved["bias"], mean=saved["mean"],
-                scale=float(saved["scale"]), softmax=bool(saved["softmax"]),
+                weights=saved["weights"],
+                bias=saved["bias"],
+                mean=saved["mean"],
+                scale=float(saved["scale"]),
+                softmax=bool(saved["softmax"]),
                 embedding_model_id=str(saved["embedding_model_id"]),
             )
 
@@ -216,13 +224,14 @@ def fit(
             weights -= LEARNING_RATE * (features.T @ error + L2 * weights)
             bias -= LEARNING_RATE * error.sum(axis=0, keepdims=True)
     del count
-    return ConceptClassifier(tuple(concept_ids), weights, bias, mean, scale, softmax,
-                             embedding_model_id)
+    return ConceptClassifier(
+        tuple(concept_ids), weights, bias, mean, scale, softmax, embedding_model_id
+    )
 
 
-def train(training_set: TrainingSet, *, softmax: bool, embedding_model_id: str) -> tuple[
-    ConceptClassifier, list[str]
-]:
+def train(
+    training_set: TrainingSet, *, softmax: bool, embedding_model_id: str
+) -> tuple[ConceptClassifier, list[str]]:
     """The classifier over the concepts that have positives, and those active concept ids."""
     labels = training_set.labels
     active = [j for j in range(labels.shape[1]) if (labels[:, j] == 1).any()]
@@ -240,8 +249,13 @@ def train(training_set: TrainingSet, *, softmax: bool, embedding_model_id: str) 
             "a mutually exclusive model needs positives of at least two concepts",
         )
     active_ids = [training_set.concept_ids[j] for j in active]
-    classifier = fit(training_set.vectors, labels[:, active], active_ids, softmax=softmax,
-                     embedding_model_id=embedding_model_id)
+    classifier = fit(
+        training_set.vectors,
+        labels[:, active],
+        active_ids,
+        softmax=softmax,
+        embedding_model_id=embedding_model_id,
+    )
     return classifier, active_ids
 
 
@@ -259,8 +273,15 @@ class CustomConceptModel:
     default_max_concepts = 20
     concepts: Sequence[dict[str, str]]
 
-    def __init__(self, server: ServerApp, model_id: str, name: str,
-                 classifier: ConceptClassifier, names: dict[str, str], app_id: str) -> None:
+    def __init__(
+        self,
+        server: ServerApp,
+        model_id: str,
+        name: str,
+        classifier: ConceptClassifier,
+        names: dict[str, str],
+        app_id: str,
+    ) -> None:
         self.server = server
         self.model_id = model_id
         self.name = name
@@ -279,8 +300,9 @@ class CustomConceptModel:
             )
         if not images:
             return []
-        vectors = np.vstack([np.asarray(embedding.embed(image), dtype=np.float64)
-                             for image in images])
+        vectors = np.vstack(
+            [np.asarray(embedding.embed(image), dtype=np.float64) for image in images]
+        )
         results = []
         for row in self.classifier.scores(vectors):
             concepts = [
@@ -314,8 +336,9 @@ def runnable_version(
                 (record.app_pk, *classifier.concept_ids),
             )
         }
-    return CustomConceptModel(ctx.server, record.id, record.name, classifier, names,
-                              record.app.app_id)
+    return CustomConceptModel(
+        ctx.server, record.id, record.name, classifier, names, record.app.app_id
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,11 +362,15 @@ def run_training_job(server: ServerApp, app_pk: int, model_id: str, version_id: 
         embedding_model_id = server.base_embedding.model_id
         with store.read() as connection:
             training_set = gather_training_set(
-                connection, app_pk, concept_ids, embedding_model_id,
+                connection,
+                app_pk,
+                concept_ids,
+                embedding_model_id,
                 bool(config.get("closed_environment")),
             )
         classifier, active = train(
-            training_set, softmax=bool(config.get("concepts_mutually_exclusive")),
+            training_set,
+            softmax=bool(config.get("concepts_mutually_exclusive")),
             embedding_model_id=embedding_model_id,
         )
         body = {
@@ -356,8 +383,14 @@ def run_training_job(server: ServerApp, app_pk: int, model_id: str, version_id: 
             connection.execute(
                 "UPDATE model_versions SET status_code = ?, status_details = '', body = ?, "
                 "artifact = ? WHERE app = ? AND model_id = ? AND id = ?",
-                (status.MODEL_TRAINED, json.dumps(body), classifier.to_bytes(), app_pk,
-                 model_id, version_id),
+                (
+                    status.MODEL_TRAINED,
+                    json.dumps(body),
+                    classifier.to_bytes(),
+                    app_pk,
+                    model_id,
+                    version_id,
+                ),
             )
     except TrainingFailure as failure:
         with store.transaction() as connection:
@@ -365,12 +398,24 @@ def run_training_job(server: ServerApp, app_pk: int, model_id: str, version_id: 
     except Exception:
         log.exception("training model %s version %s failed", model_id, version_id)
         with store.transaction() as connection:
-            _set_status(connection, app_pk, model_id, version_id,
-                        status.MODEL_TRAINING_UNKNOWN_ERROR, "training failed; see the server log")
+            _set_status(
+                connection,
+                app_pk,
+                model_id,
+                version_id,
+                status.MODEL_TRAINING_UNKNOWN_ERROR,
+                "training failed; see the server log",
+            )
 
 
-def _set_status(connection: sqlite3.Connection, app_pk: int, model_id: str, version_id: str,
-                code: int, details: str = "") -> None:
+def _set_status(
+    connection: sqlite3.Connection,
+    app_pk: int,
+    model_id: str,
+    version_id: str,
+    code: int,
+    details: str = "",
+) -> None:
     connection.execute(
         "UPDATE model_versions SET status_code = ?, status_details = ? "
         "WHERE app = ? AND model_id = ? AND id = ?",
@@ -398,12 +443,14 @@ def roc_auc(scores: Matrix, truth: npt.NDArray[np.bool_]) -> float:
         ranks[order[position : end + 1]] = (position + end) / 2 + 1
         position = end + 1
     rank_sum = ranks[: len(positives)].sum()
-    return float((rank_sum - len(positives) * (len(positives) + 1) / 2)
-                 / (len(positives) * len(negatives)))
+    return float(
+        (rank_sum - len(positives) * (len(positives) + 1) / 2) / (len(positives) * len(negatives))
+    )
 
 
-def _curves(scores: Matrix, truth: npt.NDArray[np.bool_]) -> tuple[dict[str, list[float]],
-                                                                     dict[str, list[float]]]:
+def _curves(
+    scores: Matrix, truth: npt.NDArray[np.bool_]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     thresholds = sorted({float(s) for s in scores}, reverse=True)
     positives = max(int(truth.sum()), 1)
     negatives = max(int((~truth).sum()), 1)
@@ -416,12 +463,20 @@ def _curves(scores: Matrix, truth: npt.NDArray[np.bool_]) -> tuple[dict[str, lis
         tpr.append(true_positive / positives)
         precision.append(true_positive / max(true_positive + false_positive, 1))
         recall.append(true_positive / positives)
-    return ({"fpr": fpr, "tpr": tpr, "thresholds": thresholds},
-            {"recall": recall, "precision": precision, "thresholds": thresholds})
+    return (
+        {"fpr": fpr, "tpr": tpr, "thresholds": thresholds},
+        {"recall": recall, "precision": precision, "thresholds": thresholds},
+    )
 
 
-def evaluate(training_set: TrainingSet, *, softmax: bool, embedding_model_id: str,
-             folds: int = 5, seed: int = 0) -> dict[str, Any]:
+def evaluate(
+    training_set: TrainingSet,
+    *,
+    softmax: bool,
+    embedding_model_id: str,
+    folds: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Metrics of section 4 from k-fold cross-validation (out-of-fold scores of every input)."""
     labels = training_set.labels
     active = [j for j in range(labels.shape[1]) if (labels[:, j] == 1).any()]
@@ -431,12 +486,21 @@ def evaluate(training_set: TrainingSet, *, softmax: bool, embedding_model_id: st
     scores = np.full((count, len(active)), np.nan)
     for fold in range(folds):
         train_rows, test_rows = assignment != fold, assignment == fold
-        subset = TrainingSet(training_set.vectors[train_rows], labels[train_rows][:, active],
-                             (), tuple(training_set.concept_ids[j] for j in active))
+        subset = TrainingSet(
+            training_set.vectors[train_rows],
+            labels[train_rows][:, active],
+            (),
+            tuple(training_set.concept_ids[j] for j in active),
+        )
         if not (subset.labels == 1).any(axis=0).all():
             continue  # a concept without positives in this fold's training part: skip the fold
-        classifier = fit(subset.vectors, subset.labels, subset.concept_ids, softmax=softmax,
-                         embedding_model_id=embedding_model_id)
+        classifier = fit(
+            subset.vectors,
+            subset.labels,
+            subset.concept_ids,
+            softmax=softmax,
+            embedding_model_id=embedding_model_id,
+        )
         scores[test_rows] = classifier.scores(training_set.vectors[test_rows])
     scored = ~np.isnan(scores).any(axis=1)
     binary_metrics, aucs, f1s, precisions, recalls = [], [], [], [], []
@@ -452,11 +516,18 @@ def evaluate(training_set: TrainingSet, *, softmax: bool, embedding_model_id: st
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         roc_curve, pr_curve = _curves(column, truth)
         concept_id = training_set.concept_ids[j]
-        binary_metrics.append({
-            "num_pos": int(truth.sum()), "num_neg": int((~truth).sum()), "num_tot": len(truth),
-            "roc_auc": auc, "f1": f1, "concept": {"id": concept_id, "name": concept_id},
-            "roc_curve": roc_curve, "precision_recall_curve": pr_curve,
-        })
+        binary_metrics.append(
+            {
+                "num_pos": int(truth.sum()),
+                "num_neg": int((~truth).sum()),
+                "num_tot": len(truth),
+                "roc_auc": auc,
+                "f1": f1,
+                "concept": {"id": concept_id, "name": concept_id},
+                "roc_curve": roc_curve,
+                "precision_recall_curve": pr_curve,
+            }
+        )
         aucs.append(auc)
         f1s.append(f1)
         precisions.append(precision)
@@ -482,22 +553,36 @@ def evaluate(training_set: TrainingSet, *, softmax: bool, embedding_model_id: st
             "macro_avg_recall": float(np.mean(recalls)) if recalls else 0.0,
         },
         "confusion_matrix": {
-            "matrix": [{"predicted": concept_ids[p], "actual": concept_ids[a], "value": value}
-                       for (p, a), value in sorted(confusion.items())],
+            "matrix": [
+                {"predicted": concept_ids[p], "actual": concept_ids[a], "value": value}
+                for (p, a), value in sorted(confusion.items())
+            ],
             "concept_ids": concept_ids,
         },
-        "label_counts": {"positive_label_counts": [
-            {"concept_name": training_set.concept_ids[j], "count": int((labels[:, j] == 1).sum())}
-            for j in active
-        ]},
+        "label_counts": {
+            "positive_label_counts": [
+                {
+                    "concept_name": training_set.concept_ids[j],
+                    "count": int((labels[:, j] == 1).sum()),
+                }
+                for j in active
+            ]
+        },
         "binary_metrics": binary_metrics,
         "test_set": [
-            {"id": training_set.input_ids[i],
-             "predicted_concepts": [{"id": cid, "value": float(scores[i, k])}
-                                    for k, cid in enumerate(concept_ids)],
-             "ground_truth_concepts": [{"id": cid, "value": 1.0} for k, cid in enumerate(concept_ids)
-                                       if labels[i, active[k]] == 1]}
-            for i in range(count) if scored[i]
+            {
+                "id": training_set.input_ids[i],
+                "predicted_concepts": [
+                    {"id": cid, "value": float(scores[i, k])} for k, cid in enumerate(concept_ids)
+                ],
+                "ground_truth_concepts": [
+                    {"id": cid, "value": 1.0}
+                    for k, cid in enumerate(concept_ids)
+                    if labels[i, active[k]] == 1
+                ],
+            }
+            for i in range(count)
+            if scored[i]
         ],
     }
 
@@ -529,21 +614,39 @@ def run_evaluation_job(server: ServerApp, app_pk: int, model_id: str, version_id
             ).fetchone()
             if model_row is None:
                 return
-            config = (json.loads(model_row["body"] or "{}").get("output_config") or {})
+            config = json.loads(model_row["body"] or "{}").get("output_config") or {}
             training_set = gather_training_set(
-                connection, app_pk, json.loads(model_row["concepts"] or "[]"),
-                server.base_embedding.model_id, bool(config.get("closed_environment")),
+                connection,
+                app_pk,
+                json.loads(model_row["concepts"] or "[]"),
+                server.base_embedding.model_id,
+                bool(config.get("closed_environment")),
             )
-        metrics = evaluate(training_set, softmax=bool(config.get("concepts_mutually_exclusive")),
-                           embedding_model_id=server.base_embedding.model_id)
+        metrics = evaluate(
+            training_set,
+            softmax=bool(config.get("concepts_mutually_exclusive")),
+            embedding_model_id=server.base_embedding.model_id,
+        )
         save(_finite(metrics))
     except TrainingFailure as failure:
-        save({"status": status.envelope(21315, failure.details,
-                                        description_text="Evaluation needs labelled inputs")})
+        save(
+            {
+                "status": status.envelope(
+                    21315, failure.details, description_text="Evaluation needs labelled inputs"
+                )
+            }
+        )
     except Exception:
         log.exception("evaluating model %s version %s failed", model_id, version_id)
-        save({"status": status.envelope(21312, "evaluation failed; see the server log",
-                                        description_text="Evaluation failed")})
+        save(
+            {
+                "status": status.envelope(
+                    21312,
+                    "evaluation failed; see the server log",
+                    description_text="Evaluation failed",
+                )
+            }
+        )
 
 
 def _finite(value: Any) -> Any:

@@ -140,7 +140,9 @@ def concept_annotations(
 ) -> st.SearchStrategy[ConceptAnnotation]:
     """Concepts on an input: an id (default :func:`ids`) and a value, 1 (shown) or 0 (not)."""
     return st.builds(
-        ConceptAnnotation, concept_ids if concept_ids is not None else ids(), st.sampled_from(values)
+        ConceptAnnotation,
+        concept_ids if concept_ids is not None else ids(),
+        st.sampled_from(values),
     )
 
 
@@ -154,9 +156,7 @@ def concepts() -> st.SearchStrategy[Concept]:
 def bounding_boxes() -> st.SearchStrategy[BoundingBox]:
     """Boxes as fractions of an image, top above bottom and left of right."""
     ends = st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted)
-    return st.builds(
-        lambda rows, cols: BoundingBox(rows[0], cols[0], rows[1], cols[1]), ends, ends
-    )
+    return st.builds(lambda rows, cols: BoundingBox(rows[0], cols[0], rows[1], cols[1]), ends, ends)
 
 
 def regions(
@@ -175,7 +175,9 @@ def regions(
 def encode_png(width: int, height: int, rgb: bytes) -> bytes:
     """A PNG file of ``width`` x ``height`` pixels from ``rgb`` (3 bytes a pixel, row by row)."""
     if width < 1 or height < 1 or len(rgb) != 3 * width * height:
-        raise ValueError(f"{width}x{height} RGB pixels take {3 * width * height} bytes, got {len(rgb)}")
+        raise ValueError(
+            f"{width}x{height} RGB pixels take {3 * width * height} bytes, got {len(rgb)}"
+        )
     row_bytes = 3 * width
     scanlines = b"".join(
         b"\x00" + rgb[row * row_bytes : (row + 1) * row_bytes] for row in range(height)

@@ -234,7 +234,10 @@ class RetryingTransport:
                 wait = self.policy.delay(attempt, retry_after_seconds(response.headers))
                 log.info(
                     "%s: HTTP %d; retry %d in %.2fs",
-                    request.describe(), response.http_status, attempt, wait,
+                    request.describe(),
+                    response.http_status,
+                    attempt,
+                    wait,
                 )
             self.policy.sleep(wait)
             attempt += 1

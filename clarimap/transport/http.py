@@ -67,12 +67,14 @@ class HTTPTransport:
         except requests.Timeout as error:
             raise TransportError(
                 f"{request.describe()} timed out ({type(error).__name__})",
-                method=request.method, path=request.path,
+                method=request.method,
+                path=request.path,
             ) from None
         except requests.RequestException as error:
             raise TransportError(
                 f"{request.describe()} got no answer: {_reason(error)}",
-                method=request.method, path=request.path,
+                method=request.method,
+                path=request.path,
             ) from None
         body: Any = None
         text = ""

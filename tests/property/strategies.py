@@ -50,7 +50,9 @@ images = st.builds(
     crop=st.none() | st.tuples(fractions, fractions, fractions, fractions),
     allow_duplicate_url=st.booleans(),
 )
-videos = st.builds(Video, url=st.just("https://example.com/v.mp4"), allow_duplicate_url=st.booleans())
+videos = st.builds(
+    Video, url=st.just("https://example.com/v.mp4"), allow_duplicate_url=st.booleans()
+)
 inputs = st.builds(
     Input,
     id=ids,
@@ -64,12 +66,22 @@ inputs = st.builds(
     modified_at=st.none() | moments,
 ) | st.builds(Input, id=ids, video=videos, metadata=metadata)
 concepts = st.builds(
-    Concept, ids, st.none() | short_text, st.none() | st.just("en"), st.none() | short_text,
-    app_id=st.none() | ids, created_at=st.none() | moments,
+    Concept,
+    ids,
+    st.none() | short_text,
+    st.none() | st.just("en"),
+    st.none() | short_text,
+    app_id=st.none() | ids,
+    created_at=st.none() | moments,
 )
 model_versions = st.builds(
-    ModelVersion, ids, st.none() | statuses, st.none() | moments,
-    st.integers(0, 9), st.integers(0, 9), st.none() | st.just({"status": {"code": 21303.0}}),
+    ModelVersion,
+    ids,
+    st.none() | statuses,
+    st.none() | moments,
+    st.integers(0, 9),
+    st.integers(0, 9),
+    st.none() | st.just({"status": {"code": 21303.0}}),
 )
 models = st.builds(
     Model,
@@ -90,9 +102,11 @@ models = st.builds(
     model_version=st.none() | model_versions,
 )
 workflows = st.builds(
-    Workflow, ids,
+    Workflow,
+    ids,
     st.lists(st.builds(WorkflowNode, ids, ids, st.none() | ids), max_size=3),
-    st.none() | ids, st.none() | moments,
+    st.none() | ids,
+    st.none() | moments,
 )
 geo_limits = public.geo_limits()
 geo_boxes = public.geo_boxes()

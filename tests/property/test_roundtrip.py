@@ -53,6 +53,7 @@ def test_round_trip(cls: type, strategy: st.SearchStrategy[Any]) -> None:
 @given(strategies.metadata)
 def test_metadata_numbers_are_sent_as_floats(metadata: dict[str, Any]) -> None:
     wire = unstructure(Input(id="x", metadata=metadata))
+
     def walk(value: Any) -> None:
         assert not (isinstance(value, int) and not isinstance(value, bool))
         if isinstance(value, dict):
@@ -61,4 +62,5 @@ def test_metadata_numbers_are_sent_as_floats(metadata: dict[str, Any]) -> None:
         if isinstance(value, list):
             for item in value:
                 walk(item)
+
     walk(wire.get("data", {}).get("metadata", {}))

@@ -90,7 +90,9 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
         # -- creating and deleting --------------------------------------------------------
 
         @initialize(
-            metadata=st.lists(st.dictionaries(keys, json_values, max_size=3), min_size=1, max_size=3)
+            metadata=st.lists(
+                st.dictionaries(keys, json_values, max_size=3), min_size=1, max_size=3
+            )
         )
         def stored_inputs(self, metadata: list[dict[str, Any]]) -> None:
             """Start with a few stored inputs, so most steps edit what the server has."""
@@ -98,11 +100,19 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
                 self.create(each, ["cat"], False, None)
             self.flush()
 
-        @rule(metadata=st.dictionaries(keys, json_values, max_size=3),
-              concepts=st.lists(concept_ids, max_size=2, unique=True),
-              negative=st.booleans(), geo=st.none() | geo_points)
-        def create(self, metadata: dict[str, Any], concepts: list[str], negative: bool,
-                   geo: GeoPoint | None) -> None:
+        @rule(
+            metadata=st.dictionaries(keys, json_values, max_size=3),
+            concepts=st.lists(concept_ids, max_size=2, unique=True),
+            negative=st.booleans(),
+            geo=st.none() | geo_points,
+        )
+        def create(
+            self,
+            metadata: dict[str, Any],
+            concepts: list[str],
+            negative: bool,
+            geo: GeoPoint | None,
+        ) -> None:
             photo = Input(
                 id=f"sm{next(_counter)}",
                 image=Image(base64=tiny_png(next(_counter))),
@@ -187,7 +197,9 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
             try:
                 self.session.flush()
             except FlushError as error:  # pragma: no cover - reported with the outcomes
-                raise AssertionError(f"flush failed: {[(o.action, o.status) for o in error.failed]}") from error
+                raise AssertionError(
+                    f"flush failed: {[(o.action, o.status) for o in error.failed]}"
+                ) from error
             self.stored |= {photo.id for photo in self.live}
             self.deleted |= getattr(self, "pending_delete", set())
             self.stored -= self.deleted

@@ -33,7 +33,9 @@ def test_lab_of_white_and_black() -> None:
 
 def test_a_solid_red_image_is_named_red_with_the_whole_area() -> None:
     colors = dominant_colors(Image.new("RGB", (120, 80), (255, 0, 0)))
-    assert colors == [{"raw_hex": "#ff0000", "w3c": {"hex": "#ff0000", "name": "Red"}, "value": 1.0}]
+    assert colors == [
+        {"raw_hex": "#ff0000", "w3c": {"hex": "#ff0000", "name": "Red"}, "value": 1.0}
+    ]
 
 
 def test_a_near_red_is_still_named_red() -> None:

@@ -29,8 +29,12 @@ def section(output: str, step: demo.DemoStep) -> str:
     return output.partition(f"{step.heading} ==")[2].partition("\n== ")[0]
 
 
-BEFORE = [demo.start_server, demo.upload_photos, demo.upload_from_media_sources,
-          demo.wait_for_processing]
+BEFORE = [
+    demo.start_server,
+    demo.upload_photos,
+    demo.upload_from_media_sources,
+    demo.wait_for_processing,
+]
 
 
 @pytest.mark.skipif(

@@ -87,14 +87,18 @@ def image_input(b64: str, input_id: str | None = None) -> dict[str, Any]:
     return item
 
 
-def predict(api: Api, model_id: str, inputs: list[dict[str, Any]], **config: Any) -> tuple[int, dict[str, Any]]:
+def predict(
+    api: Api, model_id: str, inputs: list[dict[str, Any]], **config: Any
+) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {"inputs": inputs}
     if config:
         body["model"] = {"output_info": {"output_config": config}}
     return api.post(f"models/{model_id}/outputs", body)
 
 
-def make_video(colors: Sequence[tuple[int, int, int]], fps: int = 10, seconds_each: float = 1.0) -> bytes:
+def make_video(
+    colors: Sequence[tuple[int, int, int]], fps: int = 10, seconds_each: float = 1.0
+) -> bytes:
     """An MP4 (MPEG-4 part 2) showing each colour for ``seconds_each``, made with PyAV."""
     import av
 
@@ -142,7 +146,9 @@ def test_colour_shares_of_a_two_colour_image_match_its_pixel_counts(api: Api) ->
 
 def test_colour_model_on_a_photo_from_a_url(api: Api) -> None:
     with media_server() as media:
-        code, body = predict(api, COLOR_MODEL_ID, [{"data": {"image": {"url": media.url("/coffee.jpg")}}}])
+        code, body = predict(
+            api, COLOR_MODEL_ID, [{"data": {"image": {"url": media.url("/coffee.jpg")}}}]
+        )
     assert code == 200, body
     output = body["outputs"][0]
     assert output["input"]["data"]["image"]["url"].endswith("/coffee.jpg")
@@ -206,7 +212,10 @@ def test_output_config_under_model_version_output_info_applies(api: Api) -> None
     assert concept_ids(overridden) == ["mid"]  # the model-level field wins
     code, body = api.post(
         f"models/{BRIGHTNESS_MODEL_ID}/outputs",
-        {"inputs": inputs, "model": {"model_version": {"output_info": {"output_config": {"max_concepts": "x"}}}}},
+        {
+            "inputs": inputs,
+            "model": {"model_version": {"output_info": {"output_config": {"max_concepts": "x"}}}},
+        },
     )
     assert code == 400 and body["status"]["code"] == 40001
     assert "model.model_version.output_info.output_config.max_concepts" in body["status"]["details"]
@@ -214,23 +223,35 @@ def test_output_config_under_model_version_output_info_applies(api: Api) -> None
 
 def test_select_concepts_by_id_and_by_name(api: Api) -> None:
     inputs = [image_input(solid((250, 250, 250)))]
-    _, body = predict(api, BRIGHTNESS_MODEL_ID, inputs,
-                      select_concepts=[{"id": "dark", "value": 1.0}, {"name": "Middle"}])
+    _, body = predict(
+        api,
+        BRIGHTNESS_MODEL_ID,
+        inputs,
+        select_concepts=[{"id": "dark", "value": 1.0}, {"name": "Middle"}],
+    )
     assert body["status"]["code"] == 10000
     assert sorted(c["id"] for c in body["outputs"][0]["data"]["concepts"]) == ["dark", "mid"]
 
 
 def test_select_concepts_partly_unknown_is_mixed_success(api: Api) -> None:
-    _, body = predict(api, BRIGHTNESS_MODEL_ID, [image_input(solid((0, 0, 0)))],
-                      select_concepts=[{"id": "dark"}, {"id": "unicorn"}])
+    _, body = predict(
+        api,
+        BRIGHTNESS_MODEL_ID,
+        [image_input(solid((0, 0, 0)))],
+        select_concepts=[{"id": "dark"}, {"id": "unicorn"}],
+    )
     assert body["status"]["code"] == 10010
     assert "unicorn" in body["status"]["details"]
     assert [c["id"] for c in body["outputs"][0]["data"]["concepts"]] == ["dark"]
 
 
 def test_select_concepts_none_known_is_an_invalid_argument(api: Api) -> None:
-    code, body = predict(api, BRIGHTNESS_MODEL_ID, [image_input(solid((0, 0, 0)))],
-                         select_concepts=[{"id": "unicorn"}])
+    code, body = predict(
+        api,
+        BRIGHTNESS_MODEL_ID,
+        [image_input(solid((0, 0, 0)))],
+        select_concepts=[{"id": "unicorn"}],
+    )
     assert code == 400
     assert body["status"]["code"] == 21202
     assert "unicorn" in body["status"]["details"]
@@ -247,10 +268,16 @@ def test_a_language_the_model_lacks_is_refused(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("config", "field"),
-    [({"max_concepts": 201}, "max_concepts"), ({"min_value": 1.5}, "min_value"),
-     ({"sample_ms": 5}, "sample_ms"), ({"select_concepts": [{"value": 1.0}]}, "select_concepts")],
+    [
+        ({"max_concepts": 201}, "max_concepts"),
+        ({"min_value": 1.5}, "min_value"),
+        ({"sample_ms": 5}, "sample_ms"),
+        ({"select_concepts": [{"value": 1.0}]}, "select_concepts"),
+    ],
 )
-def test_out_of_range_output_config_is_a_predict_error(api: Api, config: dict[str, Any], field: str) -> None:
+def test_out_of_range_output_config_is_a_predict_error(
+    api: Api, config: dict[str, Any], field: str
+) -> None:
     code, body = predict(api, COLOR_MODEL_ID, [image_input(solid((0, 0, 0)))], **config)
     assert code == 400
     assert body["status"]["code"] == 40001
@@ -284,7 +311,9 @@ def test_a_mixed_batch_keeps_every_slot_with_its_own_status(api: Api) -> None:
 
 def test_a_url_answering_404_is_a_download_failure(api: Api) -> None:
     with media_server() as media:
-        code, body = predict(api, COLOR_MODEL_ID, [{"data": {"image": {"url": media.url("/gone.jpg")}}}])
+        code, body = predict(
+            api, COLOR_MODEL_ID, [{"data": {"image": {"url": media.url("/gone.jpg")}}}]
+        )
     assert code == 400
     assert body["status"]["code"] == 10020
     assert body["outputs"][0]["status"]["code"] == 30002
@@ -309,7 +338,9 @@ def test_no_inputs_is_a_predict_error(api: Api) -> None:
 
 def test_predict_an_existing_input_by_id(api: Api) -> None:
     blue = solid((0, 0, 255))
-    code, body = api.post("inputs", {"inputs": [{"id": "stored-blue", "data": {"image": {"base64": blue}}}]})
+    code, body = api.post(
+        "inputs", {"inputs": [{"id": "stored-blue", "data": {"image": {"base64": blue}}}]}
+    )
     assert code == 200, body
     code, body = predict(api, COLOR_MODEL_ID, [{"id": "stored-blue"}])
     assert code == 200, body
@@ -321,12 +352,16 @@ def test_predict_an_existing_input_by_id(api: Api) -> None:
 def test_the_version_route_checks_the_version(api: Api) -> None:
     _, model = api.get(f"models/{COLOR_MODEL_ID}")
     version_id = model["model"]["model_version"]["id"]
-    code, body = api.post(f"models/{COLOR_MODEL_ID}/versions/{version_id}/outputs",
-                          {"inputs": [image_input(solid((0, 0, 0)))]})
+    code, body = api.post(
+        f"models/{COLOR_MODEL_ID}/versions/{version_id}/outputs",
+        {"inputs": [image_input(solid((0, 0, 0)))]},
+    )
     assert code == 200, body
     assert body["outputs"][0]["model"]["model_version"]["id"] == version_id
-    code, body = api.post(f"models/{COLOR_MODEL_ID}/versions/nope/outputs",
-                          {"inputs": [image_input(solid((0, 0, 0)))]})
+    code, body = api.post(
+        f"models/{COLOR_MODEL_ID}/versions/nope/outputs",
+        {"inputs": [image_input(solid((0, 0, 0)))]},
+    )
     assert code == 404 and body["status"]["code"] == 21200
 
 
@@ -357,8 +392,9 @@ def test_an_unknown_model_answers_21200(api: Api) -> None:
 
 
 def test_an_untrained_app_model_cannot_predict(api: Api) -> None:
-    code, body = api.post("models", {"model": {"id": "pets", "output_info": {
-        "data": {"concepts": [{"id": "cat"}]}}}})
+    code, body = api.post(
+        "models", {"model": {"id": "pets", "output_info": {"data": {"concepts": [{"id": "cat"}]}}}}
+    )
     assert code == 200, body
     code, body = predict(api, "pets", [image_input(solid((0, 0, 0)))])
     assert code == 400
@@ -376,15 +412,18 @@ def test_a_video_gives_one_result_per_sampled_frame(api: Api) -> None:
     assert code == 200, body
     frames = body["outputs"][0]["data"]["frames"]
     assert [f["frame_info"] for f in frames] == [
-        {"index": 0, "time": 0}, {"index": 1, "time": 1000}, {"index": 2, "time": 2000}
+        {"index": 0, "time": 0},
+        {"index": 1, "time": 1000},
+        {"index": 2, "time": 2000},
     ]
     assert [f["data"]["colors"][0]["w3c"]["name"] for f in frames] == ["Red", "Lime", "Blue"]
 
 
 def test_video_sample_ms_sets_the_frame_times(api: Api) -> None:
     video = base64.b64encode(make_video([(255, 0, 0), (0, 0, 255)], fps=10)).decode()
-    code, body = predict(api, COLOR_MODEL_ID, [{"data": {"video": {"base64": video}}}],
-                         sample_ms=400, max_concepts=1)
+    code, body = predict(
+        api, COLOR_MODEL_ID, [{"data": {"video": {"base64": video}}}], sample_ms=400, max_concepts=1
+    )
     assert code == 200, body
     frames = body["outputs"][0]["data"]["frames"]
     times = [f["frame_info"]["time"] for f in frames]
@@ -397,8 +436,9 @@ def test_video_sample_ms_sets_the_frame_times(api: Api) -> None:
 
 def test_bytes_that_are_not_a_video_fail_that_item(api: Api) -> None:
     bad = base64.b64encode(b"\x00" * 500).decode()
-    code, body = predict(api, COLOR_MODEL_ID, [{"data": {"video": {"base64": bad}}},
-                                               image_input(solid((0, 0, 0)))])
+    code, body = predict(
+        api, COLOR_MODEL_ID, [{"data": {"video": {"base64": bad}}}, image_input(solid((0, 0, 0)))]
+    )
     assert code == 200
     assert body["status"]["code"] == 10010
     assert body["outputs"][0]["status"]["code"] == 31101
@@ -410,18 +450,40 @@ def test_bytes_that_are_not_a_video_fail_that_item(api: Api) -> None:
 
 
 def test_workflow_predict_gives_one_output_per_node(api: Api) -> None:
-    code, body = api.post("workflows", {"workflows": [{"id": "wf", "nodes": [
-        {"id": "colours", "model": {"id": COLOR_MODEL_ID}},
-        {"id": "light", "model": {"id": BRIGHTNESS_MODEL_ID}},
-    ]}]})
+    code, body = api.post(
+        "workflows",
+        {
+            "workflows": [
+                {
+                    "id": "wf",
+                    "nodes": [
+                        {"id": "colours", "model": {"id": COLOR_MODEL_ID}},
+                        {"id": "light", "model": {"id": BRIGHTNESS_MODEL_ID}},
+                    ],
+                }
+            ]
+        },
+    )
     if code != 200:  # the brightness model is not a stored or public model: use colour twice
-        code, body = api.post("workflows", {"workflows": [{"id": "wf", "nodes": [
-            {"id": "colours", "model": {"id": COLOR_MODEL_ID}},
-            {"id": "colours-again", "model": {"id": COLOR_MODEL_ID}},
-        ]}]})
+        code, body = api.post(
+            "workflows",
+            {
+                "workflows": [
+                    {
+                        "id": "wf",
+                        "nodes": [
+                            {"id": "colours", "model": {"id": COLOR_MODEL_ID}},
+                            {"id": "colours-again", "model": {"id": COLOR_MODEL_ID}},
+                        ],
+                    }
+                ]
+            },
+        )
     assert code == 200, body
     inputs = [image_input(solid((255, 0, 0)), "r"), image_input(solid((0, 0, 0)), "k")]
-    code, body = api.post("workflows/wf/results", {"inputs": inputs, "output_config": {"max_concepts": 1}})
+    code, body = api.post(
+        "workflows/wf/results", {"inputs": inputs, "output_config": {"max_concepts": 1}}
+    )
     assert code == 200, body
     assert body["status"]["code"] == 10000
     assert body["workflow"]["id"] == "wf"

@@ -37,11 +37,18 @@ def bluish(rng: random.Random) -> tuple[int, int, int]:
     return (rng.randint(0, 60), rng.randint(0, 60), 200 + rng.randint(0, 55))
 
 
-def add_inputs(api: Api, items: list[tuple[str, tuple[int, int, int], list[dict[str, Any]]]]) -> None:
-    code, body = api.post("inputs", {"inputs": [
-        {"id": input_id, "data": {"image": {"base64": png(color)}, "concepts": concepts}}
-        for input_id, color, concepts in items
-    ]})
+def add_inputs(
+    api: Api, items: list[tuple[str, tuple[int, int, int], list[dict[str, Any]]]]
+) -> None:
+    code, body = api.post(
+        "inputs",
+        {
+            "inputs": [
+                {"id": input_id, "data": {"image": {"base64": png(color)}, "concepts": concepts}}
+                for input_id, color, concepts in items
+            ]
+        },
+    )
     assert code == 200, body
 
 
@@ -73,8 +80,10 @@ def red_and_blue_set(api: Api, count: int = 12) -> None:
 
 
 def predict(api: Api, model_id: str, colors: list[tuple[int, int, int]]) -> list[dict[str, float]]:
-    code, body = api.post(f"models/{model_id}/outputs", {"inputs": [
-        {"data": {"image": {"base64": png(c)}}} for c in colors]})
+    code, body = api.post(
+        f"models/{model_id}/outputs",
+        {"inputs": [{"data": {"image": {"base64": png(c)}}} for c in colors]},
+    )
     assert code == 200, body
     return [{c["id"]: c["value"] for c in o["data"]["concepts"]} for o in body["outputs"]]
 
@@ -99,8 +108,10 @@ def test_a_trained_version_predicts_through_the_version_route(api: Api) -> None:
     red_and_blue_set(api, 6)
     create_model(api, "rb", ["red", "blue"])
     version = train(api, "rb")
-    code, body = api.post(f"models/rb/versions/{version['id']}/outputs",
-                          {"inputs": [{"data": {"image": {"base64": png((250, 0, 0))}}}]})
+    code, body = api.post(
+        f"models/rb/versions/{version['id']}/outputs",
+        {"inputs": [{"data": {"image": {"base64": png((250, 0, 0))}}}]},
+    )
     assert code == 200, body
     assert body["outputs"][0]["data"]["concepts"][0]["id"] == "red"
     assert body["outputs"][0]["model"]["model_version"]["id"] == version["id"]
@@ -137,8 +148,13 @@ def test_only_negatives_is_no_positives(api: Api) -> None:
 
 
 def test_one_concept_with_only_positives_has_nothing_to_contrast(api: Api) -> None:
-    add_inputs(api, [("p1", (255, 0, 0), [{"id": "cat", "value": 1}]),
-                     ("p2", (250, 5, 0), [{"id": "cat", "value": 1}])])
+    add_inputs(
+        api,
+        [
+            ("p1", (255, 0, 0), [{"id": "cat", "value": 1}]),
+            ("p2", (250, 5, 0), [{"id": "cat", "value": 1}]),
+        ],
+    )
     create_model(api, "cats", ["cat"])
     version = train(api, "cats")
     assert version["status"]["code"] == 21112
@@ -147,8 +163,11 @@ def test_one_concept_with_only_positives_has_nothing_to_contrast(api: Api) -> No
 
 def test_one_concept_with_explicit_negatives_trains(api: Api) -> None:
     rng = random.Random(3)
-    add_inputs(api, [(f"p{i}", reddish(rng), [{"id": "red", "value": 1}]) for i in range(5)]
-               + [(f"n{i}", bluish(rng), [{"id": "red", "value": 0}]) for i in range(5)])
+    add_inputs(
+        api,
+        [(f"p{i}", reddish(rng), [{"id": "red", "value": 1}]) for i in range(5)]
+        + [(f"n{i}", bluish(rng), [{"id": "red", "value": 0}]) for i in range(5)],
+    )
     create_model(api, "redness", ["red"])
     assert train(api, "redness")["status"]["code"] == 21100
     red, blue = predict(api, "redness", [(255, 20, 20), (20, 20, 255)])
@@ -174,8 +193,13 @@ def test_public_models_cannot_be_trained(api: Api) -> None:
 
 def roc_auc_reference(scores: list[float], truth: list[bool]) -> float:
     """The fraction of (positive, negative) pairs ranked correctly, ties counting half."""
-    pairs = [(p, n) for p, tp in zip(scores, truth, strict=True) if tp
-             for n, tn in zip(scores, truth, strict=True) if not tn]
+    pairs = [
+        (p, n)
+        for p, tp in zip(scores, truth, strict=True)
+        if tp
+        for n, tn in zip(scores, truth, strict=True)
+        if not tn
+    ]
     return sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
 
 
@@ -191,7 +215,8 @@ def test_roc_auc_matches_the_pairwise_definition() -> None:
         if all(truth) or not any(truth):
             continue
         assert roc_auc(np.array(scores), np.array(truth)) == pytest.approx(
-            roc_auc_reference(scores, truth))
+            roc_auc_reference(scores, truth)
+        )
 
 
 def test_evaluate_fills_the_metrics_by_cross_validation(api: Api) -> None:

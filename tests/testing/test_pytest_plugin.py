@@ -16,7 +16,7 @@ from clarimap.testing import SERVER_MISSING
 
 pytest_plugins = ["pytester"]
 
-USER_TESTS = '''
+USER_TESTS = """
 import os
 
 import pytest
@@ -76,9 +76,9 @@ def test_only_builtin_plugins(clarimap_session):
     assert os.environ["CLARIMAP_DISABLE_PLUGINS"] == "1"
     infos = plugins.get_plugin_manager().plugin_infos()
     assert {info.origin for info in infos} == {"builtin"}
-'''
+"""
 
-MARKER_TESTS = '''
+MARKER_TESTS = """
 import os
 
 import pytest
@@ -105,7 +105,7 @@ def test_unmarked_after_a_marked_test():
 def test_marked_with_names():
     assert os.environ["CLARIMAP_DISABLE_PLUGINS"] == "s3,diskcache"
     assert not {"s3", "diskcache"} & loaded_names()
-'''
+"""
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -16,7 +16,9 @@ from clarimap.testing import strategies as cs
 
 
 @given(st.integers(1, 9), st.integers(1, 9), st.data())
-def test_encode_png_is_read_back_pixel_for_pixel(width: int, height: int, data: st.DataObject) -> None:
+def test_encode_png_is_read_back_pixel_for_pixel(
+    width: int, height: int, data: st.DataObject
+) -> None:
     from PIL import Image as PILImage
 
     rgb = data.draw(st.binary(min_size=3 * width * height, max_size=3 * width * height))

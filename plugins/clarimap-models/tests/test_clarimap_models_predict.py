@@ -53,23 +53,31 @@ def test_the_label_list_has_the_1000_imagenet_classes_in_order() -> None:
     assert labels[0] == "tench" and labels[999] == "toilet tissue"
     assert labels[281:286] == ["tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"]
     assert (labels[504], labels[657], labels[812], labels[967]) == (
-        "coffee mug", "missile", "space shuttle", "espresso")
+        "coffee mug",
+        "missile",
+        "space shuttle",
+        "espresso",
+    )
 
 
 def test_folding_batch_norm_into_a_convolution_keeps_its_output() -> None:
     rng = np.random.default_rng(3)
     weight = rng.normal(size=(4, 3, 1, 1)).astype(np.float32)
-    state = {"bn.weight": rng.uniform(0.5, 2, 4), "bn.bias": rng.normal(size=4),
-             "bn.running_mean": rng.normal(size=4), "bn.running_var": rng.uniform(0.1, 3, 4)}
+    state = {
+        "bn.weight": rng.uniform(0.5, 2, 4),
+        "bn.bias": rng.normal(size=4),
+        "bn.running_mean": rng.normal(size=4),
+        "bn.running_var": rng.uniform(0.1, 3, 4),
+    }
     pixels = rng.normal(size=(3, 5)).astype(np.float32)  # 3 channels, 5 positions
     convolved = weight[:, :, 0, 0] @ pixels
-    normalised = (
-        (convolved - state["bn.running_mean"][:, None])
-        / np.sqrt(state["bn.running_var"][:, None] + 1e-3)
-        * state["bn.weight"][:, None] + state["bn.bias"][:, None]
-    )
+    normalised = (convolved - state["bn.running_mean"][:, None]) / np.sqrt(
+        state["bn.running_var"][:, None] + 1e-3
+    ) * state["bn.weight"][:, None] + state["bn.bias"][:, None]
     folded, bias = fold_batch_norm(weight, state, "bn")
-    np.testing.assert_allclose(folded[:, :, 0, 0] @ pixels + bias[:, None], normalised, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        folded[:, :, 0, 0] @ pixels + bias[:, None], normalised, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_the_general_model_puts_a_cat_class_in_the_top_five_for_the_cat() -> None:
@@ -97,15 +105,24 @@ def test_a_batch_gives_the_same_answers_as_single_images() -> None:
     batch = model.predict([sample(n) for n in names])
     for name, result in zip(names, batch, strict=True):
         single = model.predict([sample(name)])[0]
-        assert [c["id"] for c in result["concepts"][:5]] == [c["id"] for c in single["concepts"][:5]]
-        assert result["concepts"][0]["value"] == pytest.approx(single["concepts"][0]["value"], abs=1e-4)
+        assert [c["id"] for c in result["concepts"][:5]] == [
+            c["id"] for c in single["concepts"][:5]
+        ]
+        assert result["concepts"][0]["value"] == pytest.approx(
+            single["concepts"][0]["value"], abs=1e-4
+        )
 
 
 def test_embeddings_are_unit_vectors_that_find_the_same_picture() -> None:
     model = GeneralEmbeddingModel()
-    cat, mirrored, galaxies, coffee = model.embed_images([
-        sample("cat.jpg"), ImageOps.mirror(sample("cat.jpg")), sample("galaxies.jpg"), sample("coffee.jpg"),
-    ])
+    cat, mirrored, galaxies, coffee = model.embed_images(
+        [
+            sample("cat.jpg"),
+            ImageOps.mirror(sample("cat.jpg")),
+            sample("galaxies.jpg"),
+            sample("coffee.jpg"),
+        ]
+    )
     assert cat.shape == (1280,)
     assert np.linalg.norm(cat) == pytest.approx(1.0, abs=1e-5)
     assert float(cat @ mirrored) > float(cat @ galaxies) + 0.2
@@ -171,17 +188,29 @@ def _b64(name: str) -> str:
 
 
 def test_the_plugin_registers_its_four_models() -> None:
-    assert {GENERAL_MODEL_ID, GENERAL_EMBEDDING_MODEL_ID, FACE_DETECTION_MODEL_ID,
-            NSFW_MODEL_ID} <= set(build_zoo().ids())
+    assert {
+        GENERAL_MODEL_ID,
+        GENERAL_EMBEDDING_MODEL_ID,
+        FACE_DETECTION_MODEL_ID,
+        NSFW_MODEL_ID,
+    } <= set(build_zoo().ids())
 
 
-def test_predict_with_the_general_model_through_the_server(served: tuple[ServerApp, object]) -> None:
+def test_predict_with_the_general_model_through_the_server(
+    served: tuple[ServerApp, object],
+) -> None:
     _, session = served
-    code, body = _post(session, f"models/{GENERAL_MODEL_ID}/outputs", {
-        "inputs": [{"id": "c", "data": {"image": {"base64": _b64("cat.jpg")}}},
-                   {"id": "k", "data": {"image": {"base64": _b64("coffee.jpg")}}}],
-        "model": {"output_info": {"output_config": {"max_concepts": 5}}},
-    })
+    code, body = _post(
+        session,
+        f"models/{GENERAL_MODEL_ID}/outputs",
+        {
+            "inputs": [
+                {"id": "c", "data": {"image": {"base64": _b64("cat.jpg")}}},
+                {"id": "k", "data": {"image": {"base64": _b64("coffee.jpg")}}},
+            ],
+            "model": {"output_info": {"output_config": {"max_concepts": 5}}},
+        },
+    )
     assert code == 200, body
     cat, coffee = body["outputs"]  # type: ignore[misc]
     assert len(cat["data"]["concepts"]) == 5
@@ -192,11 +221,18 @@ def test_predict_with_the_general_model_through_the_server(served: tuple[ServerA
 
 def test_select_concepts_on_the_general_model(served: tuple[ServerApp, object]) -> None:
     _, session = served
-    code, body = _post(session, f"models/{GENERAL_MODEL_ID}/outputs", {
-        "inputs": [{"data": {"image": {"base64": _b64("cat.jpg")}}}],
-        "model": {"output_info": {"output_config": {
-            "select_concepts": [{"name": "tabby"}, {"id": "espresso"}]}}},
-    })
+    code, body = _post(
+        session,
+        f"models/{GENERAL_MODEL_ID}/outputs",
+        {
+            "inputs": [{"data": {"image": {"base64": _b64("cat.jpg")}}}],
+            "model": {
+                "output_info": {
+                    "output_config": {"select_concepts": [{"name": "tabby"}, {"id": "espresso"}]}
+                }
+            },
+        },
+    )
     assert code == 200, body
     values = {c["id"]: c["value"] for c in body["outputs"][0]["data"]["concepts"]}  # type: ignore[index]
     assert set(values) == {"tabby", "espresso"}
@@ -205,8 +241,11 @@ def test_select_concepts_on_the_general_model(served: tuple[ServerApp, object]) 
 
 def test_face_and_nsfw_through_the_server(served: tuple[ServerApp, object]) -> None:
     _, session = served
-    inputs = {"inputs": [{"data": {"image": {"base64": _b64(n)}}}
-                         for n in ("astronaut.jpg", "galaxies.jpg")]}
+    inputs = {
+        "inputs": [
+            {"data": {"image": {"base64": _b64(n)}}} for n in ("astronaut.jpg", "galaxies.jpg")
+        ]
+    }
     code, body = _post(session, f"models/{FACE_DETECTION_MODEL_ID}/outputs", inputs)
     assert code == 200, body
     assert [len(o["data"]["regions"]) for o in body["outputs"]] == [1, 0]  # type: ignore[index]
@@ -218,13 +257,17 @@ def test_the_general_models_become_the_base_models(served: tuple[ServerApp, obje
     app, session = served
     assert app.base_embedding.model_id == GENERAL_EMBEDDING_MODEL_ID
     assert app.base_concept_model_id == GENERAL_MODEL_ID
-    code, body = _post(session, "inputs", {"inputs": [
-        {"id": "the-cat", "data": {"image": {"base64": _b64("cat.jpg")}}}]})
+    code, body = _post(
+        session,
+        "inputs",
+        {"inputs": [{"id": "the-cat", "data": {"image": {"base64": _b64("cat.jpg")}}}]},
+    )
     assert code == 200, body
     with app.store.read() as connection:
         predicted = connection.execute(
             "SELECT concept_id FROM input_predictions p JOIN inputs i ON i.seq = p.seq "
-            "WHERE i.id = 'the-cat' AND p.model_id = ? ORDER BY value DESC", (GENERAL_MODEL_ID,)
+            "WHERE i.id = 'the-cat' AND p.model_id = ? ORDER BY value DESC",
+            (GENERAL_MODEL_ID,),
         ).fetchall()
         vectors = connection.execute(
             "SELECT length(vector) FROM input_embeddings WHERE model_id = ?",

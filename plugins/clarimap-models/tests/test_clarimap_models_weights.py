@@ -64,13 +64,27 @@ def fake_torch(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
 
 
 class FakeTensor:
-    def __init__(self, fake: types.SimpleNamespace, storage: FakeStorage, offset: int,
-                 shape: tuple[int, ...], stride: tuple[int, ...]) -> None:
-        self.fake, self.storage, self.offset, self.shape, self.stride = fake, storage, offset, shape, stride
+    def __init__(
+        self,
+        fake: types.SimpleNamespace,
+        storage: FakeStorage,
+        offset: int,
+        shape: tuple[int, ...],
+        stride: tuple[int, ...],
+    ) -> None:
+        self.fake, self.storage, self.offset, self.shape, self.stride = (
+            fake,
+            storage,
+            offset,
+            shape,
+            stride,
+        )
 
     def __reduce__(self) -> Any:
-        return (self.fake.rebuild,
-                (self.storage, self.offset, self.shape, self.stride, False, collections.OrderedDict()))
+        return (
+            self.fake.rebuild,
+            (self.storage, self.offset, self.shape, self.stride, False, collections.OrderedDict()),
+        )
 
 
 def _pickler(fake: types.SimpleNamespace, handle: Any, legacy: bool) -> pickle.Pickler:
@@ -86,15 +100,19 @@ def _pickler(fake: types.SimpleNamespace, handle: Any, legacy: bool) -> pickle.P
     return Pickler(handle, protocol=2)
 
 
-def sample_tree(fake: types.SimpleNamespace) -> tuple[dict[str, Any], list[FakeStorage], dict[str, np.ndarray]]:
+def sample_tree(
+    fake: types.SimpleNamespace,
+) -> tuple[dict[str, Any], list[FakeStorage], dict[str, np.ndarray]]:
     flat = np.arange(24, dtype=np.float32)
     counts = np.array([7], dtype=np.int64)
     first, second = FakeStorage("0", flat), FakeStorage("1", counts)
-    tree = collections.OrderedDict([
-        ("conv.weight", FakeTensor(fake, first, 0, (2, 3, 2, 2), (12, 4, 2, 1))),
-        ("fc.weight_t", FakeTensor(fake, first, 4, (3, 2), (1, 4))),  # a strided view
-        ("bn.num_batches_tracked", FakeTensor(fake, second, 0, (), ())),
-    ])
+    tree = collections.OrderedDict(
+        [
+            ("conv.weight", FakeTensor(fake, first, 0, (2, 3, 2, 2), (12, 4, 2, 1))),
+            ("fc.weight_t", FakeTensor(fake, first, 4, (3, 2), (1, 4))),  # a strided view
+            ("bn.num_batches_tracked", FakeTensor(fake, second, 0, (), ())),
+        ]
+    )
     expected = {
         "conv.weight": flat.reshape(2, 3, 2, 2),
         "fc.weight_t": np.array([[4, 8], [5, 9], [6, 10]], dtype=np.float32),
@@ -166,7 +184,9 @@ def test_a_pickle_naming_any_other_global_is_refused_without_running_it(tmp_path
     assert not marker.exists()
 
 
-def test_a_truncated_file_is_a_format_error(tmp_path: Path, fake_torch: types.SimpleNamespace) -> None:
+def test_a_truncated_file_is_a_format_error(
+    tmp_path: Path, fake_torch: types.SimpleNamespace
+) -> None:
     path = tmp_path / "weights.pth"
     write_legacy(path, fake_torch)
     path.write_bytes(path.read_bytes()[:-10])
