@@ -1,8 +1,9 @@
 """clarimap's pytest plugin, used the way an application's test suite uses it (through pytester).
 
-Each test writes a small user test file into a fresh directory, runs pytest on it (the plugin
-comes from the installed ``pytest11`` entry point, as it does for users) and checks the outcome
-counts and what the user's assertions reported.
+Each test writes a small user test file into a fresh directory, runs pytest on it in a process
+of its own (the plugin comes from the installed ``pytest11`` entry point, as it does for users;
+a separate process keeps this suite's imported modules untouched) and checks the outcome counts
+and what the user's assertions reported.
 """
 
 from __future__ import annotations
@@ -108,20 +109,6 @@ def test_marked_with_names():
 """
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _server_modules_loaded() -> None:
-    """Import what a server imports lazily before pytester snapshots ``sys.modules``.
-
-    An in-process pytester run drops the modules its run imported; numpy cannot be imported a
-    second time in one process.
-    """
-    from clarimap.server.http import HTTPServer
-    from clarimap.testing import local_server
-
-    with local_server() as server, HTTPServer(server, "127.0.0.1", 0):
-        pass
-
-
 @pytest.fixture(autouse=True)
 def _plugins_switch_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     """The user tests check the switch; start without it, whatever this process was given."""
@@ -131,7 +118,7 @@ def _plugins_switch_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_user_suite_on_the_fixtures(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nclarimap_disable_plugins = true\n")
     pytester.makepyfile(test_photos=USER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5, failed=1)
     result.stdout.fnmatch_lines(["*test_a_wrong_expectation_fails*", "*not-the-clock.jpg*"])
     result.stdout.re_match_lines([r".*'file': 'clock\.jpg'.*"])
@@ -139,7 +126,7 @@ def test_user_suite_on_the_fixtures(pytester: pytest.Pytester) -> None:
 
 def test_marker_turns_plugins_off_for_one_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_marker=MARKER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--strict-markers")
     result.assert_outcomes(passed=3)
 
 
@@ -153,7 +140,7 @@ def test_ini_option_false_keeps_plugins(pytester: pytest.Pytester) -> None:
             assert "CLARIMAP_DISABLE_PLUGINS" not in os.environ
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
 BLOCK_SERVER_CONFTEST = '''
