@@ -45,6 +45,7 @@ __all__ = [
     "GeoPoint",
     "Image",
     "Input",
+    "InputCounts",
     "MetricsSummary",
     "Model",
     "ModelVersion",
@@ -172,6 +173,21 @@ class Status:
 SUCCESS_CODES = frozenset({10000, 21100, 21150, 23150, 30000, 30200, 31000})
 #: Input status codes meaning the input is still being downloaded or processed.
 PENDING_INPUT_CODES = frozenset({30001, 30003, 30201, 31001, 31003})
+
+
+@attrs.frozen
+class InputCounts:
+    """How many of an app's inputs are processed, waiting, being processed, or failed."""
+
+    processed: int = 0
+    to_process: int = 0
+    errors: int = 0
+    processing: int = 0
+
+    @property
+    def pending(self) -> int:
+        """Inputs not processed yet (waiting or being processed)."""
+        return self.to_process + self.processing
 
 
 @attrs.frozen

@@ -50,6 +50,7 @@ from clarimap.entities import (
     FeedbackEvent,
     FeedbackInfo,
     Input,
+    InputCounts,
     Model,
     Status,
     Workflow,
@@ -582,6 +583,59 @@ class Session:
                 return [done[input_id] for input_id in waiting]
             pending = [input_id for input_id in waiting if input_id not in done]
             _sleep_or_give_up(deadline, interval, f"inputs still pending: {pending[:10]}")
+
+    def input_counts(self) -> InputCounts:
+        """How many of the app's inputs are processed, pending or failed (2.6.2's ``check_status``)."""
+        counts = self._send("GET", "inputs/status").get("counts") or {}
+        return InputCounts(
+            processed=int(counts.get("processed") or 0),
+            to_process=int(counts.get("to_process") or 0),
+            errors=int(counts.get("errors") or 0),
+            processing=int(counts.get("processing") or 0),
+        )
+
+    def wait_until_deleted(
+        self,
+        cls: type[Input] | type[Model],
+        objects: Iterable[Input | Model | str] | None = None,
+        *,
+        timeout: float = 60.0,
+        interval: float = 0.5,
+    ) -> None:
+        """Wait until the server no longer has the given inputs or models (deletes may lag).
+
+        With ``objects`` (entities or ids), waits until reading each answers not found. With
+        none, waits until the app has no input left (2.6.2's ``wait_until_inputs_delete_finish``);
+        models need ``objects``, since the model list always holds the public models. Raises
+        :class:`WaitTimeoutError` after ``timeout`` seconds.
+        """
+        if cls is not Input and cls is not Model:
+            raise ValidationError(f"wait_until_deleted() waits for inputs or models, not {cls!r}")
+        deadline = time.monotonic() + timeout
+        collection = _COLLECTION[cls]
+        if objects is None:
+            if cls is Model:
+                raise ValidationError(
+                    "give the models to wait for: the model list always holds the public models"
+                )
+            while self._send("GET", "inputs", query={"page": 1, "per_page": 1}).get("inputs"):
+                _sleep_or_give_up(deadline, interval, "the app still has inputs")
+            return
+        waiting = [
+            check_id(item if isinstance(item, str) else item.id, f"{cls.__name__} id")
+            for item in objects
+        ]
+        while waiting:
+            still_there = []
+            for object_id in waiting:
+                try:
+                    self._send("GET", f"{collection}/{quote(object_id, safe='')}")
+                except NotFound:
+                    continue
+                still_there.append(object_id)
+            waiting = still_there
+            if waiting:
+                _sleep_or_give_up(deadline, interval, f"{collection} still there: {waiting[:10]}")
 
 
 def _sleep_or_give_up(deadline: float, interval: float, what: str) -> None:

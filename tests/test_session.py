@@ -14,9 +14,11 @@ from clarimap import (
     GeoPoint,
     Image,
     Input,
+    InputCounts,
     Model,
     SessionError,
     ValidationError,
+    WaitTimeoutError,
 )
 from clarimap.entities import Concept
 from tests.conftest import SAMPLES
@@ -341,3 +343,39 @@ def test_wait_for_inputs(connected: Connected) -> None:
     assert [p.id for p in done] == [p.id for p in photos]
     assert all(p.status is not None and p.status.code == 30000 for p in done)
     assert session.wait_for_inputs(timeout=10) == []
+
+
+def test_input_counts(connected: Connected) -> None:
+    session = connected.session
+    assert session.input_counts() == InputCounts()
+    session.add_all(new_inputs(3))
+    session.add(Input(id="broken", image=Image(base64=b"\x89PNG\r\n\x1a\nnot really a png")))
+    with pytest.raises(FlushError):
+        session.commit()
+    counts = session.input_counts()
+    assert counts == InputCounts(processed=3)  # the broken one was refused, not stored
+    assert counts.pending == 0
+
+
+def test_wait_until_deleted(connected: Connected) -> None:
+    session = connected.session
+    photos = new_inputs(3)
+    session.add_all(photos)
+    session.add(Model(id="pets", concepts=["cat"]))
+    session.commit()
+    with pytest.raises(WaitTimeoutError, match="still there"):
+        session.wait_until_deleted(Input, [photos[0], photos[1].id], timeout=0.2, interval=0.05)
+    with pytest.raises(WaitTimeoutError, match="still has inputs"):
+        session.wait_until_deleted(Input, timeout=0.2, interval=0.05)
+    session.delete(photos[0])
+    session.delete(photos[1])
+    pets = session.get(Model, "pets")
+    session.delete(pets)
+    session.commit()
+    session.wait_until_deleted(Input, [photos[0], photos[1].id], timeout=5)
+    session.wait_until_deleted(Model, ["pets"], timeout=5)
+    with pytest.raises(ValidationError, match="public models"):
+        session.wait_until_deleted(Model)
+    session.query(Input).delete()
+    session.wait_until_deleted(Input, timeout=5)
+    assert session.input_counts().processed == 0
