@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from clarimap.converters import struct_to_wire
+from clarimap.converters import format_timestamp, struct_to_wire
 from clarimap.entities import Concept, GeoBox, GeoLimit, GeoPoint, Input, Model, Workflow
 from clarimap.query import (
     And,
@@ -30,6 +30,7 @@ from clarimap.query import (
     GeoRadiusCondition,
     IdCondition,
     MetadataCondition,
+    ModifiedCondition,
     Not,
     PredictedRank,
     QueryError,
@@ -153,7 +154,18 @@ def _current_filter(condition: Condition) -> JSON:
         return {"input": {"id": condition.input_id}}
     if isinstance(condition, UrlCondition):
         return {"input": {"data": {"image": {"url": condition.url}}}}
+    if isinstance(condition, ModifiedCondition):
+        return {"last_updated_time_range": _time_range(condition)}
     raise QueryError(f"cannot compile the condition {condition!r}")
+
+
+def _time_range(condition: ModifiedCondition) -> JSON:
+    time_range: JSON = {}
+    if condition.after is not None:
+        time_range["start_time"] = format_timestamp(condition.after)
+    if condition.before is not None:
+        time_range["end_time"] = format_timestamp(condition.before)
+    return time_range
 
 
 def _merge_filters(filters: list[JSON]) -> JSON:
@@ -161,6 +173,11 @@ def _merge_filters(filters: list[JSON]) -> JSON:
     merged: JSON = {}
     for item in filters:
         for wrapper, content in item.items():
+            if wrapper == "last_updated_time_range":
+                if wrapper in merged:
+                    raise QueryError("a negated group can hold one modified_after/before condition")
+                merged[wrapper] = content
+                continue
             target = merged.setdefault(wrapper, {})
             if "id" in content:
                 if "id" in target:
@@ -281,6 +298,11 @@ def _legacy_input(condition: Condition) -> JSON:
         return {"id": condition.input_id, "data": {"image": {}}}
     if isinstance(condition, UrlCondition):
         return {"data": {"image": {"url": condition.url}}}
+    if isinstance(condition, ModifiedCondition):
+        raise QueryError(
+            "the legacy dialect (POST /v2/searches) has no time filter: modified_after= and "
+            "modified_before= need the current dialect"
+        )
     raise QueryError(f"cannot compile the condition {condition!r}")
 
 

@@ -11,7 +11,8 @@ Filters restrict which inputs match; ranks order them:
 * filters, as keywords of :meth:`Query.where`: ``concept=`` (annotated concept by name) or
   ``concept_id=``, with ``value=False`` for a negative annotation and ``language=``;
   ``metadata=`` (a deep subset); ``near=GeoPoint(...)`` with ``within=GeoLimit(...)``, or
-  ``inside=GeoBox(...)``; ``id=`` (input id); ``url=`` (original URL);
+  ``inside=GeoBox(...)``; ``id=`` (input id); ``url=`` (original URL); ``modified_after=`` and
+  ``modified_before=`` (aware datetimes, both inclusive; the current dialect only);
 * filters as expressions on the attributes of the entity (:func:`fields`), combined with ``&``
   and negated with ``~``::
 
@@ -30,6 +31,7 @@ results are never filtered on the client.
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar, Union, cast, overload
@@ -61,6 +63,7 @@ __all__ = [
     "Hit",
     "IdCondition",
     "MetadataCondition",
+    "ModifiedCondition",
     "Not",
     "PredictedRank",
     "Query",
@@ -174,6 +177,36 @@ class UrlCondition(Condition):
     """The input was created from this URL (exact match)."""
 
     url: str
+
+
+@attrs.frozen
+class ModifiedCondition(Condition):
+    """The input was last modified at or after ``after`` and at or before ``before``.
+
+    Either end may be None (open). Only the current dialect can express it
+    (``last_updated_time_range``).
+    """
+
+    after: datetime.datetime | None = None
+    before: datetime.datetime | None = None
+
+
+def _modified(after: object, before: object) -> ModifiedCondition:
+    for name, moment in (("modified_after", after), ("modified_before", before)):
+        if moment is not None and (
+            not isinstance(moment, datetime.datetime) or moment.tzinfo is None
+        ):
+            raise QueryError(
+                f"{name}= needs an aware datetime (e.g. datetime(2024, 5, 1, tzinfo=timezone.utc)), "
+                f"got {moment!r}"
+            )
+    assert after is None or isinstance(after, datetime.datetime)
+    assert before is None or isinstance(before, datetime.datetime)
+    if after is None and before is None:
+        raise QueryError("modified_after= or modified_before= needs a datetime, not None")
+    if after is not None and before is not None and after > before:
+        raise QueryError(f"modified_after={after!r} is later than modified_before={before!r}")
+    return ModifiedCondition(after, before)
 
 
 @attrs.frozen
@@ -390,6 +423,8 @@ _FILTER_KEYWORDS = (
     "inside",
     "id",
     "url",
+    "modified_after",
+    "modified_before",
 )
 
 
@@ -416,7 +451,8 @@ class Query(Generic[T]):
         """A query with more filters (ANDed): condition expressions and/or keywords.
 
         Inputs: ``concept=`` name or ``concept_id=``, ``value=`` (False: negative annotation),
-        ``language=``, ``metadata=``, ``near=`` + ``within=``, ``inside=``, ``id=``, ``url=``.
+        ``language=``, ``metadata=``, ``near=`` + ``within=``, ``inside=``, ``id=``, ``url=``,
+        ``modified_after=`` / ``modified_before=`` (aware datetimes, inclusive).
         Concepts: ``name=`` (``*`` wildcards) and ``language=``. Models: ``name=`` and ``type=``.
         """
         if self.entity is Concept or self.entity is Model:
@@ -463,6 +499,8 @@ class Query(Generic[T]):
             found.append(IdCondition(_text(keywords["id"], "id")))
         if "url" in keywords:
             found.append(UrlCondition(_text(keywords["url"], "url")))
+        if "modified_after" in keywords or "modified_before" in keywords:
+            found.append(_modified(keywords.get("modified_after"), keywords.get("modified_before")))
         if not found:
             raise QueryError("where() needs at least one condition")
         return attrs.evolve(self, conditions=self.conditions + tuple(found))
