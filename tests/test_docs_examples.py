@@ -2,7 +2,7 @@
 
 Every ```` ```python ```` block of ``docs/guide/*.md`` and ``docs/index.md`` is run, in page
 order, in one namespace per page, in a temporary directory holding copies of the sample photos
-(``cat.jpg``...). ``clarimap.connect(...)`` is replaced, whatever its target, by a session on a
+(``cat.jpg``...) and a two-second video ``clip.mp4``. ``clarimap.connect(...)`` is replaced, whatever its target, by a session on a
 fresh in-memory local server made for the page (so ``connect(api_key=...)`` examples run too).
 
 A block that cannot run offline (the real Clarifai API, your own application's modules) is
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SAMPLES = ROOT / "clarimap" / "demo_data"
 #: Pages whose examples need the models of the ``clarimap-models`` plugin.
-PAGES_WITH_MODELS = frozenset({"guide/models.md"})
+PAGES_WITH_MODELS = frozenset({"guide/models.md", "guide/migrating.md"})
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\s*(\((?P<reason>[^)]*)\))?\s*-->")
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\s*$")
 
@@ -104,8 +104,26 @@ def docs_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     for sample in SAMPLES.iterdir():
         if sample.suffix.lower() in (".jpg", ".jpeg", ".png"):
             shutil.copy(sample, tmp_path / sample.name)
+    write_sample_video(tmp_path / "clip.mp4")
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+
+
+def write_sample_video(path: Path, seconds: int = 2, fps: int = 10) -> None:
+    """A small MPEG-4 video (``clip.mp4`` of the examples): red, blue and green frames in turn."""
+    av = pytest.importorskip("av", reason="PyAV is not installed (clarimap[server])")
+    numpy = pytest.importorskip("numpy")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for number in range(seconds * fps):
+            pixels = numpy.zeros((48, 64, 3), numpy.uint8)
+            pixels[..., number % 3] = 200
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 @pytest.mark.parametrize("page", pages())
