@@ -587,11 +587,19 @@ def add_inputs(ctx: RequestContext) -> Answer:
 # -- read ------------------------------------------------------------------------------------------
 
 
-def _status_filter(value: str) -> int:
+def input_status_code(value: str) -> int | None:
+    """An input status code given as a number or an enum name (``30000``, ``INPUT_SUCCESS``).
+
+    None when ``value`` is neither. Also used by the search filter on input status.
+    """
     text = value.strip()
     if text.lstrip("-").isdigit():
         return int(text)
-    code = _INPUT_STATUS_NAMES.get(text.upper())
+    return _INPUT_STATUS_NAMES.get(text.upper())
+
+
+def _status_filter(value: str) -> int:
+    code = input_status_code(value)
     if code is None:
         raise ApiError(
             status.INPUT_INVALID_REQUEST,

@@ -173,7 +173,7 @@ def _public_record(model: PublicModel) -> ModelRecord:
         app_pk=None,
         created_at=PUBLIC_CREATED_AT,
         modified_at=PUBLIC_CREATED_AT,
-        body={"model_type_id": model.model_type_id},
+        body={"model_type_id": model.model_type_id, "display_name": model.display_name},
         concept_ids=(),
         public=model,
     )
@@ -378,7 +378,7 @@ def _filter_models(
     return [
         record
         for record in records
-        if matches(record.name)
+        if (matches(record.name) or (name and matches(str(record.body.get("display_name") or ""))))
         and (not legacy_type or legacy_type in record.legacy_type)
         and (not model_type_id or model_type_id == record.model_type_id)
     ]
@@ -400,6 +400,26 @@ def list_models(ctx: RequestContext) -> dict[str, Any]:
             _all_models(ctx, connection, app_pk),
             name=ctx.query.get("name"),
             model_type_id=ctx.query.get("model_type_id"),
+        )
+        return {"models": _listing(ctx, connection, page_slice(records, page, per_page))}
+
+
+@routes.get("users/{user_id}/models", app_scoped=False)
+def list_user_models(ctx: RequestContext) -> dict[str, Any]:
+    """``GET /v2/users/{user_id}/models?page&per_page``: the models of every app of the user
+    (apps in creation order, each app's models in creation order), then the public ones."""
+    page, per_page = ctx.page()
+    user_id = ctx.app.user_id
+    with ctx.store.read() as connection:
+        rows = connection.execute(
+            "SELECT m.*, a.app_id AS owner_app_id FROM models m JOIN apps a ON a.pk = m.app "
+            "WHERE a.user_id = ? ORDER BY a.pk, m.rowid",
+            (user_id,),
+        ).fetchall()
+        records = [_record_from_row(row, AppRef(user_id, row["owner_app_id"])) for row in rows]
+        records += [_public_record(model) for model in PUBLIC_MODELS]
+        records = _filter_models(
+            records, name=ctx.query.get("name"), model_type_id=ctx.query.get("model_type_id")
         )
         return {"models": _listing(ctx, connection, page_slice(records, page, per_page))}
 

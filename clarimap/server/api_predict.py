@@ -30,6 +30,7 @@ from clarimap.server.public_models import (
     PUBLIC_APP_ID,
     PUBLIC_CREATED_AT,
 )
+from clarimap.server.public_workflows import public_workflow, unavailable_reason
 from clarimap.server.routing import RequestContext, routes
 from clarimap.server.schema import (
     ANY,
@@ -637,11 +638,28 @@ def _workflow_row(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
             (app_pk, workflow_id),
         ).fetchone()
     if row is None:
-        raise ApiError(
-            status.WORKFLOW_DOES_NOT_EXIST, f"no workflow with id {workflow_id!r} in this app"
-        )
+        # Not the app's: a public workflow (clarimap.server.public_workflows), if runnable here.
+        public = public_workflow(ctx.server, workflow_id)
+        if public is None:
+            raise ApiError(
+                status.WORKFLOW_DOES_NOT_EXIST,
+                f"no workflow with id {workflow_id!r} in this app nor among the public ones"
+                + unavailable_reason(ctx.server, workflow_id),
+            )
+        wire = public.json()
+        return {
+            "id": wire["id"],
+            "app_id": wire["app_id"],
+            "created_at": wire["created_at"],
+            "nodes": wire["nodes"],
+        }
     body = json.loads(row["body"] or "{}")
-    return {"id": row["id"], "created_at": row["created_at"], "nodes": body.get("nodes") or []}
+    return {
+        "id": row["id"],
+        "app_id": ctx.app.app_id,
+        "created_at": row["created_at"],
+        "nodes": body.get("nodes") or [],
+    }
 
 
 @routes.post("workflows/{workflow_id}/results")
@@ -673,7 +691,7 @@ def predict_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
         "status": batch_status(codes),
         "workflow": {
             "id": workflow["id"],
-            "app_id": ctx.app.app_id,
+            "app_id": workflow["app_id"],
             "created_at": workflow["created_at"],
         },
         "results": results,

@@ -4,7 +4,8 @@ A workflow is a row of ``workflows``; its ``body`` JSON holds ``nodes`` (each
 ``{"id", "model": {"id", "app_id", "user_id", "model_version": {"id"}}, "node_inputs"?,
 "suppress_output"?}``, the version pinned when the node was written) and, when set,
 ``metadata``, ``description`` and ``display_name``. Nodes reference the app's models or the
-public ones. The workflow predict route (``POST /v2/workflows/{id}/results``) lives with the
+public ones. The public workflows (:mod:`clarimap.server.public_workflows`) are not stored: they
+are listed by ``GET /v2/public_workflows`` and read from every app. The workflow predict route (``POST /v2/workflows/{id}/results``) lives with the
 predict routes and reads these rows.
 """
 
@@ -29,6 +30,11 @@ from clarimap.server._handlers import (
 from clarimap.server.api_models import find_model, find_version, patch_struct
 from clarimap.server.errors import ApiError
 from clarimap.server.public_models import PUBLIC_APP_ID, PUBLIC_USER_ID
+from clarimap.server.public_workflows import (
+    available_workflows,
+    public_workflow,
+    unavailable_reason,
+)
 from clarimap.server.routing import AppRef, RequestContext, routes
 from clarimap.server.schema import BOOL, STR, WORKFLOW, request
 from clarimap.server.store import now
@@ -226,10 +232,17 @@ def create_workflows(ctx: RequestContext) -> dict[str, Any]:
     return {"workflows": [workflow_json(row, ctx.app) for row in rows if row is not None]}
 
 
+def _is_public_app(app: AppRef) -> bool:
+    return app.user_id == PUBLIC_USER_ID and app.app_id == PUBLIC_APP_ID
+
+
 @routes.get("workflows")
 def list_workflows(ctx: RequestContext) -> dict[str, Any]:
-    """``GET /v2/workflows?page&per_page``: the app's workflows in creation order."""
+    """``GET /v2/workflows?page&per_page``: the app's workflows in creation order (for the
+    public app ``clarifai/main``, its public workflows)."""
     page, per_page = ctx.page()
+    if _is_public_app(ctx.app):
+        return {"workflows": _public_listing(ctx, page, per_page)}
     app_pk = request_app_pk(ctx)
     with ctx.store.read() as connection:
         rows = connection.execute(
@@ -239,17 +252,34 @@ def list_workflows(ctx: RequestContext) -> dict[str, Any]:
     return {"workflows": [workflow_json(row, ctx.app) for row in rows]}
 
 
+def _public_listing(ctx: RequestContext, page: int, per_page: int) -> list[dict[str, Any]]:
+    return [w.json() for w in page_slice(available_workflows(ctx.server), page, per_page)]
+
+
 @routes.get("public_workflows", app_scoped=False)
 def list_public_workflows(ctx: RequestContext) -> dict[str, Any]:
-    """``GET /v2/public_workflows``: the workflows of the public app (there are none stored)."""
+    """``GET /v2/public_workflows``: the public workflows whose every model this server can run
+    (:mod:`clarimap.server.public_workflows`)."""
     page, per_page = ctx.page()
-    public = AppRef(PUBLIC_USER_ID, PUBLIC_APP_ID)
-    app_pk = ctx.store.app_pk(public.user_id, public.app_id)
+    return {"workflows": _public_listing(ctx, page, per_page)}
+
+
+@routes.get("users/{user_id}/workflows", app_scoped=False)
+def list_user_workflows(ctx: RequestContext) -> dict[str, Any]:
+    """``GET /v2/users/{user_id}/workflows?page&per_page``: the workflows of every app of the
+    user (apps in creation order, each app's in creation order); for ``clarifai``, the public
+    workflows."""
+    page, per_page = ctx.page()
+    user_id = ctx.app.user_id
+    if user_id == PUBLIC_USER_ID:
+        return {"workflows": _public_listing(ctx, page, per_page)}
     with ctx.store.read() as connection:
         rows = connection.execute(
-            "SELECT * FROM workflows WHERE app = ? ORDER BY rowid", (app_pk,)
+            "SELECT w.*, a.app_id AS owner_app_id FROM workflows w JOIN apps a ON a.pk = w.app "
+            "WHERE a.user_id = ? ORDER BY a.pk, w.rowid LIMIT ? OFFSET ?",
+            (user_id, per_page, sql_offset(page, per_page)),
         ).fetchall()
-    return {"workflows": page_slice([workflow_json(row, public) for row in rows], page, per_page)}
+    return {"workflows": [workflow_json(row, AppRef(user_id, row["owner_app_id"])) for row in rows]}
 
 
 @routes.get("workflows/{workflow_id}")
@@ -258,7 +288,12 @@ def get_workflow(ctx: RequestContext, workflow_id: str) -> dict[str, Any]:
     with ctx.store.read() as connection:
         row = find_workflow(connection, request_app_pk(ctx), workflow_id)
     if row is None:
-        raise _missing(workflow_id, ctx.app)
+        public = public_workflow(ctx.server, workflow_id)
+        if public is None:
+            error = _missing(workflow_id, ctx.app)
+            error.details += unavailable_reason(ctx.server, workflow_id)
+            raise error
+        return {"workflow": public.json()}
     return {"workflow": workflow_json(row, ctx.app)}
 
 

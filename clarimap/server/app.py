@@ -129,14 +129,20 @@ class ServerApp:
         query = query_dict(environ.get("QUERY_STRING", ""))
 
         app = key_app
-        if len(parts) >= 4 and parts[0] == "users" and parts[2] == "apps":
+        explicit_app = len(parts) >= 4 and parts[0] == "users" and parts[2] == "apps"
+        if explicit_app:
             user_id = key_app.user_id if parts[1] == "me" else parts[1]
             app = self._scoped_app(key_app, AppRef(user_id, parts[3]))
             parts = parts[4:]
         found = routes.find(method, parts)
-        if found is None:
+        # A route that is not app-scoped (``users/{user_id}/models``, ``public_workflows``) has
+        # no explicit-app form.
+        if found is None or (explicit_app and not found[0].app_scoped):
             raise ApiError(status.CONN_DOES_NOT_EXIST, f"no route for {method} {raw_path}")
         route, params = found
+        if not route.app_scoped and "user_id" in params:
+            # A user-level route: the handler reads the (authorised) user from ``ctx.app``.
+            app = AppRef(self.scoped_user(key_app, params.pop("user_id")), "")
 
         raw_body = _read_body(environ)
         ctx = RequestContext(
@@ -188,6 +194,20 @@ class ServerApp:
                 f"not {wanted.user_id}/{wanted.app_id}",
             )
         return wanted
+
+    def scoped_user(self, key_app: AppRef, user_id: str) -> str:
+        """The user of a ``/v2/users/{user_id}/...`` route, if the key may reach it.
+
+        ``me`` is the key's user; the public user ``clarifai`` is reachable by every key; with
+        keys configured, any other user than the key's is refused (HTTP 403, ``11007``).
+        """
+        wanted = key_app.user_id if user_id == "me" else user_id
+        if wanted in (key_app.user_id, PUBLIC_USER_ID) or not self.api_keys:
+            return wanted
+        raise ApiError(
+            status.CONN_INSUFFICIENT_SCOPES,
+            f"the key belongs to user {key_app.user_id}, not {wanted}",
+        )
 
     def close(self) -> None:
         """Stop background work and close the database."""

@@ -25,7 +25,11 @@ _VERSION_NAMESPACE = uuid.UUID("7f1f6c1e-4a43-4d55-9a51-3c1f2b9b8d10")
 
 @attrs.frozen
 class PublicModel:
-    """A public model: its id, name, legacy type pair and modern ``model_type_id``."""
+    """A public model: its id, name, legacy type pair and modern ``model_type_id``.
+
+    ``display_name`` is a second name model searches match (``face`` finds both face models, as
+    the 2.6.2 client's ``app.models.get("face")`` and ``get("face", model_type="embed")`` need).
+    """
 
     key: str  # the attribute name 2.6.2 gives it in ``app.public_models``
     id: str
@@ -33,6 +37,7 @@ class PublicModel:
     type: str
     type_ext: str
     model_type_id: str
+    display_name: str = ""
 
     @property
     def version_id(self) -> str:
@@ -59,6 +64,7 @@ PUBLIC_MODELS: tuple[PublicModel, ...] = (
         "facedetect",
         "facedetect",
         "visual-detector",
+        display_name="face",
     ),
     PublicModel(
         "face_embedding",
@@ -67,6 +73,7 @@ PUBLIC_MODELS: tuple[PublicModel, ...] = (
         "embed",
         "detect-embed",
         "visual-embedder",
+        display_name="face",
     ),
     PublicModel(
         "general_embedding",

@@ -10,6 +10,11 @@ Handler modules register with the module-level :data:`routes` table::
     @routes.get("inputs/{input_id}")
     def get_input(ctx: RequestContext, input_id: str) -> Answer: ...
 
+A route registered with ``app_scoped=False`` has no explicit-app form. When its pattern holds
+``{user_id}`` it is user-level (``users/{user_id}/models``): the server checks that the key may
+reach that user (``me`` is the key's user) and hands the handler ``ctx.app`` =
+``AppRef(user_id, "")`` instead of a ``user_id`` argument.
+
 A handler returns an :class:`Answer` (HTTP status and JSON body) or a dict (sent as 200 with a
 ``10000 Ok`` status added when it has none), or raises ``ApiError``.
 """

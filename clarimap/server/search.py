@@ -13,8 +13,9 @@ Semantics (section 7 and the rules of 7.3):
   ``input_concepts`` (annotated concepts; value 1 = positive, 0 = negative annotation),
   ``input_metadata`` (one row per leaf; a query is a deep subset, every leaf of it must be
   present), ``input_geo`` (a latitude range scan, then the exact great-circle test in numpy),
-  and ``inputs`` itself for ids, original URLs and modification times. A filter's conditions
-  are ANDed; ``negate`` takes the complement within the app. Concept names resolve to ids through
+  and ``inputs`` itself for ids, original URLs, processing status codes and modification times
+  (``last_updated_time_range``: RFC 3339, inclusive, on the input's ``modified_at``). A
+  filter's conditions are ANDed; ``negate`` takes the complement within the app. Concept names resolve to ids through
   the app's concepts (in the query's language when one is given); a concept the app has no
   record of is named by its id. A concept, id or URL that does not exist matches nothing.
 * Filter-only searches give every hit the score 1.0, in insertion order.
@@ -39,6 +40,7 @@ import binascii
 import datetime as dt
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Union
@@ -119,14 +121,32 @@ class UrlTerm:
 
 @attrs.frozen
 class TimeRangeTerm:
-    """Inputs last modified within [start, end] (RFC 3339, either end may be open)."""
+    """Inputs last modified within [start, end], inclusive; either end may be open.
+
+    Both ends are UTC timestamps in the store's format (``2024-05-01T12:00:00.000000Z``), so
+    they compare with ``inputs.modified_at`` as text.
+    """
 
     start: str | None
     end: str | None
 
 
+@attrs.frozen
+class InputStatusTerm:
+    """Inputs whose processing status code is ``code`` (``30000`` processed, ``30001`` pending...)."""
+
+    code: int
+
+
 Condition = Union[  # noqa: UP007 (attrs/mypy on 3.10)
-    ConceptTerm, MetadataTerm, GeoRadiusTerm, GeoBoxTerm, InputIdTerm, UrlTerm, TimeRangeTerm
+    ConceptTerm,
+    MetadataTerm,
+    GeoRadiusTerm,
+    GeoBoxTerm,
+    InputIdTerm,
+    UrlTerm,
+    TimeRangeTerm,
+    InputStatusTerm,
 ]
 
 
@@ -179,9 +199,8 @@ def parse_legacy(query: dict[str, Any]) -> Search:
         if not term or (("input" in term) == ("output" in term)):
             raise _bad(f"{where}: a term needs exactly one of 'input' (filter) or 'output' (rank)")
         if term.get("input") is not None:
-            filters.append(
-                Filter(tuple(_input_conditions(term["input"], f"{where}.input", language)))
-            )
+            conditions = _input_conditions(term["input"], f"{where}.input", language, legacy=True)
+            filters.append(Filter(tuple(conditions)))
         else:
             ranks.extend(_legacy_output_ranks(term["output"], f"{where}.output", language))
     return Search(tuple(filters), tuple(ranks), language)
@@ -252,16 +271,29 @@ def _data_conditions(data: dict[str, Any], where: str, language: str | None) -> 
     return conditions
 
 
-def _input_conditions(item: dict[str, Any], where: str, language: str | None) -> list[Condition]:
+def _input_conditions(
+    item: dict[str, Any], where: str, language: str | None, *, legacy: bool = False
+) -> list[Condition]:
     conditions: list[Condition] = []
     if item.get("id"):
         conditions.append(InputIdTerm(item["id"]))
     data = item.get("data")
     if data:
         conditions += _data_conditions(data, f"{where}.data", language)
-    others = sorted(k for k, v in item.items() if k not in ("id", "data") and v)
+    input_status = item.get("status")
+    if input_status and not legacy:
+        conditions.append(_input_status(input_status, f"{where}.status"))
+    known = ("id", "data") if legacy else ("id", "data", "status")
+    others = sorted(k for k, v in item.items() if k not in known and v)
     if others:
-        raise _bad(f"{where}: cannot filter on {', '.join(others)} (only id and data)")
+        hint = (
+            "; filtering on input status is part of the current dialect (POST /v2/inputs/searches)"
+            if "status" in others
+            else ""
+        )
+        raise _bad(
+            f"{where}: cannot filter on {', '.join(others)} (only {' and '.join(known)}){hint}"
+        )
     if not conditions:
         raise _bad(f"{where}: the term names nothing to match")
     return conditions
@@ -422,23 +454,57 @@ def _visual(image: dict[str, Any], input_id: str | None, where: str, negate: boo
     return VisualRank(url, data, input_id, crop_box, negate)
 
 
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
 def _time_range(time_range: dict[str, Any], where: str) -> TimeRangeTerm:
-    def parse(value: Any, name: str) -> str | None:
+    def parse(value: Any, name: str, *, round_up: bool) -> str | None:
         if not value:
             return None
         text = str(value)
+        match = _RFC3339.fullmatch(text)
+        if match is None:
+            raise _bad(
+                f"{where}.{name}: not an RFC 3339 timestamp (e.g. 2024-05-01T12:00:00Z): {text!r}"
+            )
+        day, clock, fraction, zone = match.groups()
+        digits = (fraction or "").ljust(9, "0")
+        offset = "+00:00" if zone in ("Z", "z") else zone
         try:
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise _bad(f"{where}.{name}: not an RFC 3339 timestamp: {text!r}") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
+            moment = dt.datetime.fromisoformat(f"{day}T{clock}.{digits[:6]}{offset}")
+        except ValueError as error:
+            raise _bad(f"{where}.{name}: {text!r} is not a valid time: {error}") from None
+        # The store keeps microseconds: a start between two microseconds begins at the next.
+        if round_up and int(digits[6:]):
+            moment += dt.timedelta(microseconds=1)
         return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     return TimeRangeTerm(
-        parse(time_range.get("start_time"), "start_time"),
-        parse(time_range.get("end_time"), "end_time"),
+        parse(time_range.get("start_time"), "start_time", round_up=True),
+        parse(time_range.get("end_time"), "end_time", round_up=False),
     )
+
+
+def _input_status(value: dict[str, Any], where: str) -> InputStatusTerm:
+    from clarimap.server.api_inputs import input_status_code
+
+    others = sorted(k for k, v in value.items() if k not in ("code", "description") and v)
+    if others:
+        raise _bad(f"{where}: an input status filter matches on code only, got {', '.join(others)}")
+    code = value.get("code")
+    if code in (None, "", 0):
+        raise _bad(f"{where}.code: give the input status code to match (e.g. 30000)")
+    if isinstance(code, bool) or not isinstance(code, (int, str)):
+        raise _bad(f"{where}.code: expected a status code or its name, got {code!r}")
+    number = input_status_code(str(code))
+    if number is None:
+        raise _bad(
+            f"{where}.code: {code!r} is not an input status code or name "
+            "(e.g. 30000 or INPUT_DOWNLOAD_SUCCESS)"
+        )
+    return InputStatusTerm(number)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -603,6 +669,11 @@ def _condition_sql(connection: sqlite3.Connection, app_pk: int, condition: Condi
         return "SELECT seq FROM inputs WHERE app = ? AND id = ?", [app_pk, condition.input_id]
     if isinstance(condition, UrlTerm):
         return "SELECT seq FROM inputs WHERE app = ? AND url = ?", [app_pk, condition.url]
+    if isinstance(condition, InputStatusTerm):
+        return (
+            "SELECT seq FROM inputs WHERE app = ? AND status_code = ?",
+            [app_pk, condition.code],
+        )
     sql = "SELECT seq FROM inputs WHERE app = ?"
     params: list[Any] = [app_pk]
     if condition.start:

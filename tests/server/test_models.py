@@ -315,6 +315,67 @@ def test_search_face_models_by_type(api: Api) -> None:
     assert search(api, {"name": "face*", "type": "embed"}) == ["face-embedding"]
 
 
+def test_search_face_finds_both_face_models_by_display_name(api: Api) -> None:
+    """2.6.2's ``app.models.get("face")`` searches ``face`` and keeps the one non-embed model;
+    ``get("face", model_type="embed")`` searches with the type (wire reference, section 9)."""
+    by_key = {p.key: p for p in PUBLIC_MODELS}
+    code, answer = api.post("models/searches", {"model_query": {"name": "face"}})
+    assert code == 200
+    found = {(m["id"], m["output_info"]["type"]) for m in answer["models"]}
+    assert found == {
+        (by_key["face_detection"].id, "facedetect"),
+        (by_key["face_embedding"].id, "embed"),
+    }
+    assert {m["display_name"] for m in answer["models"]} == {"face"}
+    assert [m for m in found if m[1] not in ("embed", "cluster")] == [
+        (by_key["face_detection"].id, "facedetect")
+    ]
+    assert search(api, {"name": "face", "type": "facedetect"}) == ["face-v1.3"]
+    assert search(api, {"name": "face", "type": "embed"}) == ["face-embedding"]
+    assert search(api, {"name": "general*", "type": "embed"}) == ["general-embedding"]
+    assert search(api, {"name": "general-v1.3", "type": "concept"}) == ["general-v1.3"]
+    assert search(api, {"name": "color", "type": "color"}) == ["color"]
+    for name in ("nsfw-v1.0", "food-items-v1.0", "travel-v1.0"):
+        assert search(api, {"name": name}) == [name]
+
+
+def test_user_level_models_list_every_app_then_the_public_ones(api: Api) -> None:
+    create_model(api, "first")
+    code, answer = api.post("users/local/apps/second/models", {"model": {"id": "other"}})
+    assert code == 200, answer
+    api.post("users/someone/apps/x/models", {"model": {"id": "theirs"}})
+    for user in ("local", "me"):
+        models = list_all(api, f"users/{user}/models")
+        for model in models:
+            assert_model_shape(model)
+        assert [(m["app_id"], m["id"]) for m in models[:2]] == [
+            ("default", "first"),
+            ("second", "other"),
+        ]
+        assert {m["user_id"] for m in models[:2]} == {"local"}
+        assert [m["id"] for m in models[2:]] == [p.id for p in PUBLIC_MODELS]
+    code, answer = api.get("users/local/models", "name=oth*")
+    assert [m["id"] for m in answer["models"]] == ["other"]
+    code, answer = api.get("users/local/models", "model_type_id=visual-embedder&per_page=100")
+    assert {m["name"] for m in answer["models"]} == {"face-embedding", "general-embedding"}
+    public = list_all(api, "users/clarifai/models")
+    assert [m["id"] for m in public] == [p.id for p in PUBLIC_MODELS]
+    code, answer = api.get("users/local/models", "per_page=1001")
+    assert (code, answer["status"]["code"]) == (400, 11102)
+    code, answer = api.get("users/local/apps/default/users/local/models")
+    assert (code, answer["status"]["code"]) == (404, 11101)
+
+
+def test_user_level_models_reach_only_the_keys_user(api: Api) -> None:
+    api.server.api_keys = frozenset({api.key})
+    for path in ("users/local/models", "users/me/models", "users/clarifai/models"):
+        code, answer = api.get(path)
+        assert code == 200, (path, answer)
+    code, answer = api.get("users/someone/models")
+    assert (code, answer["status"]["code"]) == (403, 11007)
+    assert "someone" in answer["status"]["details"]
+
+
 def test_search_honours_pagination(api: Api) -> None:
     assert search(api, {"name": "*"}, page=1, per_page=10) == [p.name for p in PUBLIC_MODELS[:10]]
     assert search(api, {"name": "*"}, page=2, per_page=10) == [p.name for p in PUBLIC_MODELS[10:]]

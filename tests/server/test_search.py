@@ -618,3 +618,138 @@ def test_inputs_created_through_the_api_are_searchable(api: Api) -> None:
     assert code == 200
     _, body = current(api, [{"annotation": {"data": {"metadata": {"owner": {"name": "ana"}}}}}])
     assert ids(body) == ["c", "r"]
+
+
+# -- last_updated_time_range and input status (current dialect) -------------------------------
+
+
+def _modified_times(api: Api) -> dict[str, str]:
+    code, body = api.get("inputs", "per_page=100")
+    assert code == 200
+    return {item["id"]: item["modified_at"] for item in body["inputs"]}
+
+
+def _shift(stamp: str, offset: str) -> str:
+    """The same instant as ``stamp`` (``...Z``) written with a UTC offset and 9 fraction digits."""
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    delta = dt.timedelta(hours=hours, minutes=minutes) * (1 if offset[0] == "+" else -1)
+    local = moment.astimezone(dt.timezone(delta))
+    return local.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000" + offset
+
+
+def test_time_range_is_inclusive_on_modified_at(api: Api, animals: ServerApp) -> None:
+    api.patch(
+        "inputs",
+        {"action": "merge", "inputs": [{"id": "dog1", "data": {"metadata": {"seen": True}}}]},
+    )
+    times = _modified_times(api)
+    pivot = times["dog1"]  # modified last, by the patch
+    order = sorted(times, key=lambda input_id: times[input_id])
+    assert order[-1] == "dog1"
+    created_order = ["cat1", "dog1", "both", "plain"]
+
+    def search(time_range: dict[str, str], **extra: Any) -> list[str]:
+        code, body = current(api, [{"last_updated_time_range": time_range, **extra}])
+        assert code == 200, body
+        return ids(body)
+
+    at_or_after = [i for i in created_order if times[i] >= pivot]
+    assert search({"start_time": pivot}) == at_or_after == ["dog1"]
+    assert search({"end_time": pivot}) == created_order  # everything is at or before the last
+    first = times[order[0]]
+    assert search({"start_time": first, "end_time": first}) == [
+        i for i in created_order if times[i] == first
+    ]
+    # the same instants written with other offsets and nanoseconds
+    assert search({"start_time": _shift(pivot, "+05:30")}) == ["dog1"]
+    assert search({"end_time": _shift(first, "-03:00")}) == [
+        i for i in created_order if times[i] == first
+    ]
+    # a start one nanosecond after an input's microsecond excludes it
+    assert "dog1" not in search({"start_time": pivot[:-1] + "001Z"})
+    # negate: the complement; combined with an input filter in one filter: both hold
+    assert search({"start_time": pivot}, negate=True) == [i for i in created_order if i != "dog1"]
+    _, body = current(
+        api,
+        [
+            {
+                "input": {"data": {"concepts": [{"id": "dog", "value": 1}]}},
+                "last_updated_time_range": {"end_time": times["both"]},
+            }
+        ],
+    )
+    assert ids(body) == [i for i in ["dog1", "both"] if times[i] <= times["both"]]
+
+
+@pytest.mark.parametrize(
+    ("time_range", "fragment"),
+    [
+        ({"start_time": "2024-05-01"}, "RFC 3339"),
+        ({"start_time": "2024-05-01T00:00:00"}, "RFC 3339"),  # no offset
+        ({"end_time": "2024-13-01T00:00:00Z"}, "not a valid time"),
+        ({"end_time": 5}, "expected a string"),
+        ({"stop_time": "2024-05-01T00:00:00Z"}, "unknown field"),
+    ],
+)
+def test_bad_time_ranges_are_40002(
+    api: Api, animals: ServerApp, time_range: dict[str, Any], fragment: str
+) -> None:
+    code, body = current(api, [{"last_updated_time_range": time_range}])
+    assert (code, body["status"]["code"]) == (400, 40002), body
+    assert fragment in body["status"]["details"]
+
+
+@pytest.fixture
+def statuses(server_app: ServerApp) -> ServerApp:
+    seed_input(server_app, "done1")
+    seed_input(server_app, "pending", status_code=30001)
+    seed_input(server_app, "failed", status_code=30002, metadata={"k": 1})
+    seed_input(server_app, "done2", metadata={"k": 1})
+    return server_app
+
+
+def test_input_status_filter(api: Api, statuses: ServerApp) -> None:
+    def search(code_value: Any, **extra: Any) -> list[str]:
+        code, body = current(api, [{"input": {"status": {"code": code_value}}, **extra}])
+        assert code == 200, body
+        return ids(body)
+
+    assert search(30000) == ["done1", "done2"]
+    assert search(30001) == ["pending"]
+    assert search("INPUT_DOWNLOAD_FAILED") == ["failed"]
+    assert search("INPUT_SUCCESS") == ["done1", "done2"]  # the 12.x name of 30000
+    assert search(30003) == []
+    assert search(30000, negate=True) == ["pending", "failed"]
+    _, body = current(
+        api, [{"input": {"status": {"code": 30000}, "data": {"metadata": {"k": 1}}}}]
+    )
+    assert ids(body) == ["done2"]
+    _, body = current(api, [{"input": {"status": {"code": 30000}}}], only_count=True)
+    assert body["hit_counts"] == [{"estimated_total": 2}]
+
+
+@pytest.mark.parametrize(
+    ("status_value", "fragment"),
+    [
+        ({"code": "DONE"}, "not an input status code"),
+        ({"code": 1.5}, "expected a status code"),
+        ({"code": 0}, "give the input status code"),
+        ({}, "names nothing to match"),
+        ({"code": 30000, "details": "x"}, "code only"),
+    ],
+)
+def test_bad_status_filters_are_40002(
+    api: Api, statuses: ServerApp, status_value: dict[str, Any], fragment: str
+) -> None:
+    code, body = current(api, [{"input": {"status": status_value}}])
+    assert (code, body["status"]["code"]) == (400, 40002), body
+    assert fragment in body["status"]["details"]
+
+
+def test_the_legacy_dialect_does_not_filter_on_status(api: Api, statuses: ServerApp) -> None:
+    code, body = legacy(api, [{"input": {"status": {"code": 30000}}}])
+    assert (code, body["status"]["code"]) == (400, 40002)
+    assert "current dialect" in body["status"]["details"]

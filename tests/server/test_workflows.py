@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from clarimap.server.modelzoo import build_zoo, set_zoo, zoo_for
+from clarimap.server.public_workflows import PUBLIC_WORKFLOWS
+from tests.conftest import SAMPLES, Api
 
 GENERAL = "aaa03c23b3724a16a56b629203edc62c"
 COLOR = "eeed0b6733a644cea07cf4c60f87ebb7"
@@ -220,12 +223,151 @@ def test_list_pages_and_ends_empty(api: Api) -> None:
     assert pages == [["w0", "w1"], ["w2", "w3"], ["w4"], [], []]
 
 
-def test_public_workflows_is_an_honest_empty_list(api: Api) -> None:
+def test_public_workflows_are_built_from_runnable_models(api: Api) -> None:
     create(api, {"id": "mine", "nodes": [node("n", GENERAL)]})
+    zoo = zoo_for(api.server)
     code, answer = api.get("public_workflows")
     assert code == 200
     assert answer["status"]["code"] == 10000
-    assert answer["workflows"] == []
+    listed = answer["workflows"]
+    expected = [w.id for w in PUBLIC_WORKFLOWS if all(m in zoo for m in w.model_ids)]
+    assert [w["id"] for w in listed] == expected
+    for workflow in listed:
+        assert_workflow_shape(workflow)
+        assert (workflow["user_id"], workflow["app_id"]) == ("clarifai", "main")
+        for item in workflow["nodes"]:
+            assert item["model"]["id"] in zoo  # only models this server can run
+    if all(m in zoo for m in (GENERAL, COLOR)):
+        general = next(w for w in listed if w["id"] == "General")
+        assert {GENERAL, COLOR} <= {n["model"]["id"] for n in general["nodes"]}
+    # paged per section 3, ending with an empty page
+    pages = [
+        api.get("public_workflows", f"page={page}&per_page=1")[1]["workflows"] for page in (1, 2)
+    ]
+    assert [w["id"] for p in pages for w in p] == expected[:2]
+    assert api.get("public_workflows", f"page={len(expected) + 1}&per_page=1")[1]["workflows"] == []
+    # the same list from the public app's workflow list and from the user-level route
+    assert api.get("users/clarifai/apps/main/workflows")[1]["workflows"] == listed
+    assert api.get("users/clarifai/workflows")[1]["workflows"] == listed
+    # and each is readable from any app
+    for path in ("workflows/Color", "users/clarifai/apps/main/workflows/Color"):
+        code, answer = api.get(path)
+        assert code == 200, answer
+        assert answer["workflow"] == next(w for w in listed if w["id"] == "Color")
+
+
+def _image_input(name: str = "cat.jpg") -> dict[str, Any]:
+    data = base64.b64encode((SAMPLES / name).read_bytes()).decode()
+    return {"id": "photo", "data": {"image": {"base64": data}}}
+
+
+@pytest.mark.parametrize("prefix", ["", "users/clarifai/apps/main/", "users/me/apps/elsewhere/"])
+def test_public_workflow_predict_matches_its_models(api: Api, prefix: str) -> None:
+    zoo = zoo_for(api.server)
+    if GENERAL not in zoo:
+        pytest.skip("the clarimap-models plugin is not installed")
+    code, answer = api.post(f"{prefix}workflows/General/results", {"inputs": [_image_input()]})
+    assert code == 200, answer
+    assert answer["status"]["code"] == 10000
+    assert (answer["workflow"]["id"], answer["workflow"]["app_id"]) == ("General", "main")
+    (result,) = answer["results"]
+    assert result["status"]["code"] == 10000
+    assert result["input"]["id"] == "photo"
+    general_nodes = next(w for w in PUBLIC_WORKFLOWS if w.id == "General").model_ids
+    assert [o["model"]["id"] for o in result["outputs"]] == list(general_nodes)
+    # every output is what predicting with that model directly answers
+    for output in result["outputs"]:
+        code, direct = api.post(
+            f"models/{output['model']['id']}/outputs", {"inputs": [_image_input()]}
+        )
+        assert code == 200, direct
+        assert output["data"] == direct["outputs"][0]["data"]
+    concepts = {c["id"] for c in result["outputs"][0]["data"]["concepts"][:5]}
+    assert concepts & {"tabby", "tiger cat", "Egyptian cat"}
+
+
+def test_public_workflows_with_plugins_disabled(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLARIMAP_DISABLE_PLUGINS", "1")
+    set_zoo(api.server, build_zoo())
+    code, answer = api.get("public_workflows")
+    assert code == 200
+    assert [w["id"] for w in answer["workflows"]] == ["Color"]
+    assert [n["model"]["id"] for n in answer["workflows"][0]["nodes"]] == [COLOR]
+    for path in ("workflows/General", "users/clarifai/apps/main/workflows/Face"):
+        code, answer = api.get(path)
+        assert (code, answer["status"]["code"]) == (404, 22102), path
+        assert "clarimap-models" in answer["status"]["details"]
+    code, answer = api.post("workflows/General/results", {"inputs": [_image_input()]})
+    assert (code, answer["status"]["code"]) == (404, 22102)
+    assert "clarimap-models" in answer["status"]["details"]
+    code, answer = api.post("workflows/Color/results", {"inputs": [_image_input()]})
+    assert code == 200, answer
+    (output,) = answer["results"][0]["outputs"]
+    assert output["model"]["id"] == COLOR
+    assert abs(sum(c["value"] for c in output["data"]["colors"]) - 1.0) < 0.05
+
+
+def test_an_apps_own_workflow_wins_over_a_public_one(api: Api) -> None:
+    create(api, {"id": "Color", "nodes": [node("mine", COLOR)]})
+    code, answer = api.get("workflows/Color")
+    assert code == 200
+    assert answer["workflow"]["app_id"] == "default"
+    assert node_ids(answer["workflow"]) == ["mine"]
+    code, answer = api.get("users/clarifai/apps/main/workflows/Color")
+    assert node_ids(answer["workflow"]) == ["color"]
+
+
+def test_public_workflows_cannot_be_changed(api: Api) -> None:
+    code, answer = api.delete("workflows/Color")
+    assert (code, answer["status"]["code"]) == (404, 22102)
+    code, answer = api.delete("users/clarifai/apps/main/workflows/Color")
+    assert code == 403, answer
+    code, answer = api.patch(
+        "users/clarifai/apps/main/workflows",
+        {"action": "merge", "workflows": [{"id": "Color", "nodes": [node("x", COLOR)]}]},
+    )
+    assert code == 403, answer
+    assert api.get("workflows/Color")[1]["workflow"]["nodes"][0]["id"] == "color"
+
+
+def test_user_level_workflows_list_every_app_of_the_user(api: Api) -> None:
+    create(
+        api, {"id": "a1", "nodes": [node("n", COLOR)]}, {"id": "a2", "nodes": [node("n", COLOR)]}
+    )
+    code, answer = api.post(
+        "users/local/apps/second/workflows",
+        {"workflows": [{"id": "b1", "nodes": [node("n", COLOR)]}]},
+    )
+    assert code == 200, answer
+    api.post(
+        "users/someone/apps/x/workflows", {"workflows": [{"id": "c1", "nodes": [node("n", COLOR)]}]}
+    )
+    for user in ("local", "me"):
+        code, answer = api.get(f"users/{user}/workflows")
+        assert code == 200, answer
+        found = [(w["app_id"], w["id"]) for w in answer["workflows"]]
+        assert found == [("default", "a1"), ("default", "a2"), ("second", "b1")]
+        assert {w["user_id"] for w in answer["workflows"]} == {"local"}
+    pages = [
+        [w["id"] for w in api.get("users/local/workflows", f"page={p}&per_page=2")[1]["workflows"]]
+        for p in (1, 2, 3)
+    ]
+    assert pages == [["a1", "a2"], ["b1"], []]
+    assert api.get("users/nobody/workflows")[1]["workflows"] == []
+    # a user-level route has no explicit-app form
+    code, answer = api.get("users/local/apps/default/users/local/workflows")
+    assert (code, answer["status"]["code"]) == (404, 11101)
+
+
+def test_user_level_routes_reach_only_the_keys_user(api: Api) -> None:
+    api.server.api_keys = frozenset({api.key})
+    for path in ("users/local/workflows", "users/me/workflows", "users/clarifai/workflows"):
+        code, answer = api.get(path)
+        assert code == 200, (path, answer)
+    code, answer = api.get("users/someone/workflows")
+    assert (code, answer["status"]["code"]) == (403, 11007)
+    code, answer = api.get("users/local/workflows", headers={"Authorization": "Key wrong"})
+    assert (code, answer["status"]["code"]) == (401, 11009)
 
 
 def test_patch_merge_remove_overwrite_nodes(api: Api, custom_model: dict[str, Any]) -> None:
