@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from clarimap.entities import Concept, GeoBox, GeoLimit, GeoPoint, Input, Model, Workflow
-from clarimap.query import Query, QueryError, fields
+from clarimap.query import ModifiedCondition, Query, QueryError, fields
 
 f = fields(Input)
 Q: Query[Input] = Query(Input)
@@ -497,3 +497,69 @@ def test_filters_on_other_entities_are_refused() -> None:
         Query(Workflow).where(name="x")
     with pytest.raises(QueryError, match="Input"):
         Query(Concept).similar_to(input_id="x")
+
+
+# -- modified_after / modified_before ------------------------------------------------------------
+
+
+def test_modified_range_in_the_current_dialect() -> None:
+    import datetime as dt
+
+    after = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+    before = dt.datetime(2024, 5, 2, 8, 30, 15, 250000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert Q.where(modified_after=after).compile() == current(
+        [{"last_updated_time_range": {"start_time": "2024-05-01T12:00:00.000000Z"}}]
+    )
+    assert Q.where(modified_before=before).compile() == current(
+        [{"last_updated_time_range": {"end_time": "2024-05-02T06:30:15.250000Z"}}]
+    )
+    assert Q.where(concept="dog", modified_after=after, modified_before=before).compile() == (
+        current(
+            [
+                {"annotation": {"data": {"concepts": [{"name": "dog", "value": 1.0}]}}},
+                {
+                    "last_updated_time_range": {
+                        "start_time": "2024-05-01T12:00:00.000000Z",
+                        "end_time": "2024-05-02T06:30:15.250000Z",
+                    }
+                },
+            ]
+        )
+    )
+    # ~(a & b): one negated filter holding both
+    group = ~(f.concepts.contains("dog") & ModifiedCondition(after=after))
+    assert Q.where(group).compile() == current(
+        [
+            {
+                "annotation": {"data": {"concepts": [{"name": "dog", "value": 1.0}]}},
+                "last_updated_time_range": {"start_time": "2024-05-01T12:00:00.000000Z"},
+                "negate": True,
+            }
+        ]
+    )
+    with pytest.raises(QueryError, match="one modified_after/before"):
+        Q.where(~(ModifiedCondition(after=after) & ModifiedCondition(before=before))).compile()
+
+
+def test_modified_range_is_refused_by_the_legacy_dialect() -> None:
+    import datetime as dt
+
+    query = Q.where(concept="dog", modified_after=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc))
+    with pytest.raises(QueryError, match=r"legacy dialect .* no time filter"):
+        query.compile(dialect="legacy")
+
+
+def test_modified_range_needs_aware_datetimes_in_order() -> None:
+    import datetime as dt
+
+    with pytest.raises(QueryError, match="aware datetime"):
+        Q.where(modified_after=dt.datetime(2024, 5, 1))
+    with pytest.raises(QueryError, match="aware datetime"):
+        Q.where(modified_before="2024-05-01T00:00:00Z")
+    with pytest.raises(QueryError, match="later than"):
+        Q.where(
+            modified_after=dt.datetime(2024, 5, 2, tzinfo=dt.timezone.utc),
+            modified_before=dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc),
+        )
+    with pytest.raises(QueryError, match="not None"):
+        Q.where(modified_after=None)
