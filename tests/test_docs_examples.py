@@ -141,8 +141,10 @@ def test_page_examples_run(
         monkeypatch.delenv("CLARIMAP_DISABLE_PLUGINS", raising=False)
     else:
         monkeypatch.setenv("CLARIMAP_DISABLE_PLUGINS", "1")
+    from clarimap.plugins import reset_plugin_manager
     from clarimap.server import create_app
 
+    reset_plugin_manager()  # load the plugins again, with or without the models
     server = create_app(":memory:", background=False)
     real_connect = clarimap.session.connect
     opened: list[clarimap.Session] = []
@@ -181,6 +183,7 @@ def test_page_examples_run(
         for session in opened:
             session.close()
         server.close()
+        reset_plugin_manager()
     record_property("blocks_run", ran)
     record_property("blocks_skipped", skipped)
     with capsys.disabled():
