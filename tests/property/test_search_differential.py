@@ -2,14 +2,15 @@
 
 Hypothesis generates a data set (annotated concepts, nested metadata with numbers, booleans,
 strings and lists, geo points, small images) and queries (concept, metadata subset, geo radius
-in every unit, geo box, input id, negations, visual similarity). Each query runs through clarimap
+in every unit, geo box, input id, modification time range, negations, visual similarity). Each query runs through clarimap
 against a fresh in-process server, in both dialects (a negation only in the current one; the
-legacy dialect must refuse it), and the hits must equal what :func:`naive_hits` computes by
+legacy dialect must refuse it, as it must a time range), and the hits must equal what :func:`naive_hits` computes by
 brute force from the same data, following section 7.3 of the wire reference.
 """
 
 from __future__ import annotations
 
+import datetime
 import io
 import math
 import os
@@ -136,7 +137,7 @@ def _some_subset(draw: st.DrawFn, tree: dict[str, Any]) -> dict[str, Any]:
 
 @st.composite
 def filter_specs(draw: st.DrawFn, data: list[dict[str, Any]]) -> tuple[Any, ...]:
-    kind = draw(st.sampled_from(["concept", "metadata", "radius", "box", "id"]))
+    kind = draw(st.sampled_from(["concept", "metadata", "radius", "box", "id", "modified"]))
     if kind == "concept":
         return ("concept", draw(st.sampled_from([*CONCEPTS, "zzz"])), draw(st.booleans()))
     if kind == "metadata":
@@ -153,6 +154,12 @@ def filter_specs(draw: st.DrawFn, data: list[dict[str, Any]]) -> tuple[Any, ...]
         return ("radius", centre, unit, angle / UNIT_TO_RADIANS[unit])
     if kind == "box":
         return ("box", draw(coordinates), draw(coordinates))
+    if kind == "modified":
+        # the bounds are the modification times of inputs (known once stored), or open
+        positions = st.none() | st.integers(0, len(data) - 1)
+        after, before = draw(positions), draw(positions)
+        assume(after is not None or before is not None)
+        return ("modified", after, before)
     return ("id", draw(st.sampled_from([*(d["id"] for d in data), "missing"])))
 
 
@@ -164,7 +171,7 @@ def query_specs(draw: st.DrawFn, data: list[dict[str, Any]]) -> dict[str, Any]:
     return {"filters": filters, "negated": negated, "rank": rank}
 
 
-def condition_of(spec: tuple[Any, ...]) -> Condition:
+def condition_of(spec: tuple[Any, ...], times: list[datetime.datetime]) -> Condition:
     kind = spec[0]
     if kind == "concept":
         return f.concepts.contains(spec[1]) if spec[2] else f.not_concepts.contains(spec[1])
@@ -176,12 +183,20 @@ def condition_of(spec: tuple[Any, ...]) -> Condition:
     if kind == "box":
         (lat1, lon1), (lat2, lon2) = spec[1], spec[2]
         return f.geo.inside(GeoBox(GeoPoint(lon1, lat1), GeoPoint(lon2, lat2)))
+    if kind == "modified":
+        after = None if spec[1] is None else times[spec[1]]
+        before = None if spec[2] is None else times[spec[2]]
+        if after is not None and before is not None and after > before:
+            after, before = before, after
+        return Query(Input).where(modified_after=after, modified_before=before).conditions[0]
     return f.id == spec[1]
 
 
-def build(query: Query[Input], spec: dict[str, Any]) -> Query[Input]:
+def build(
+    query: Query[Input], spec: dict[str, Any], times: list[datetime.datetime]
+) -> Query[Input]:
     for filter_spec, negated in zip(spec["filters"], spec["negated"], strict=True):
-        condition = condition_of(filter_spec)
+        condition = condition_of(filter_spec, times)
         query = query.where(~condition if negated else condition)
     if spec["rank"] is not None:
         query = query.similar_to(input_id=spec["rank"])
@@ -244,7 +259,7 @@ def central_angle(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.acos(max(-1.0, min(1.0, cosine)))
 
 
-def matches(record: dict[str, Any], spec: tuple[Any, ...]) -> bool:
+def matches(record: dict[str, Any], spec: tuple[Any, ...], times: list[datetime.datetime]) -> bool:
     kind = spec[0]
     if kind == "concept":
         value = record["concepts"].get(spec[1])
@@ -266,16 +281,26 @@ def matches(record: dict[str, Any], spec: tuple[Any, ...]) -> bool:
         return min(lat1, lat2) <= lat <= max(lat1, lat2) and min(lon1, lon2) <= lon <= max(
             lon1, lon2
         )
+    if kind == "modified":
+        if not times:  # before the inputs are stored: evaluated again once they are
+            return False
+        bounds = sorted(times[i] for i in spec[1:] if i is not None)
+        moment = times[int(record["id"][2:])]
+        if spec[1] is not None and spec[2] is not None:
+            return bounds[0] <= moment <= bounds[1]
+        return moment >= bounds[0] if spec[1] is not None else moment <= bounds[0]
     return bool(record["id"] == spec[1])
 
 
-def naive_hits(data: list[dict[str, Any]], spec: dict[str, Any]) -> list[tuple[str, float]]:
+def naive_hits(
+    data: list[dict[str, Any]], spec: dict[str, Any], times: list[datetime.datetime]
+) -> list[tuple[str, float]]:
     """The hits the reference semantics give: (id, score), in order."""
     kept = [
         record
         for record in data
         if all(
-            matches(record, filter_spec) != negated
+            matches(record, filter_spec, times) != negated
             for filter_spec, negated in zip(spec["filters"], spec["negated"], strict=True)
         )
     ]
@@ -320,14 +345,16 @@ def check(found: list[tuple[str, float]], expected: list[tuple[str, float]], ran
 def test_server_hits_equal_the_naive_evaluation(data: st.DataObject) -> None:
     records_ = data.draw(records(), label="data set")
     specs = data.draw(st.lists(query_specs(records_), min_size=4, max_size=8), label="queries")
-    expectations = [naive_hits(records_, spec) for spec in specs]  # may reject boundary cases
+    # may reject boundary cases before a server is started
+    for spec in specs:
+        naive_hits(records_, spec, [])
 
     with builtin_models_only():
         server = create_app(":memory:", background=False)
     try:
         with clarimap.connect("local://:memory:", local_app=server) as session:
-            with session.begin():
-                for record in records_:
+            for record in records_:  # one request each: distinct modification times
+                with session.begin():
                     lat_lon = record["geo"]
                     session.add(
                         Input(
@@ -341,18 +368,27 @@ def test_server_hits_equal_the_naive_evaluation(data: st.DataObject) -> None:
                             geo=None if lat_lon is None else GeoPoint(lat_lon[1], lat_lon[0]),
                         )
                     )
-            for spec, expected in zip(specs, expectations, strict=True):
-                query = build(session.query(Input), spec)
+            stored = {item.id: item.modified_at for item in session.query(Input)}
+            times: list[datetime.datetime] = []
+            for record in records_:
+                moment = stored[record["id"]]
+                assert moment is not None
+                times.append(moment)
+            for spec in specs:
+                expected = naive_hits(records_, spec, times)
+                query = build(session.query(Input), spec, times)
                 found = [(hit.item.id, hit.score) for hit in query.per_page(3).hits()]
                 check(found, expected, spec["rank"] is not None)
                 assert query.count() == len(expected)
                 legacy = query.using("legacy")
-                if any(spec["negated"]):
+                if any(spec["negated"]) or any(f[0] == "modified" for f in spec["filters"]):
                     try:
                         legacy.all()
                     except QueryError:
                         continue
-                    raise AssertionError("the legacy dialect cannot negate; it must refuse")
+                    raise AssertionError(
+                        "the legacy dialect cannot negate nor filter on time; it must refuse"
+                    )
                 found = [(hit.item.id, hit.score) for hit in legacy.per_page(4).hits()]
                 check(found, expected, spec["rank"] is not None)
     finally:
