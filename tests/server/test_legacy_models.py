@@ -11,6 +11,7 @@ models plugin is not installed.
 from __future__ import annotations
 
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from clarimap.server.public_models import PUBLIC_MODELS
 from tests.legacy import CLIENT_PRELUDE, run_against, skip_without_legacy_client
 from tests.serve_process import ServeProcess
 
@@ -119,6 +121,35 @@ print(json.dumps(out))
 """
 )
 
+NAMES_SCRIPT = (
+    PRELUDE
+    + r"""
+face = app.models.get("face")
+out["face"] = [face.model_id, face.output_info["type"]]
+face_embed = app.models.get("face", model_type="embed")
+out["face_embed"] = [face_embed.model_id, face_embed.output_info["type"]]
+found = app.models.search("face", model_type="facedetect")
+out["search_face"] = [[m.model_id, m.model_name] for m in found]
+out["general_embed"] = [m["name"] for m in app.api.search_models("general*", "embed")["models"]]
+general = app.models.get("general-v1.3")
+out["general"] = general.model_id
+for name, model_type in [("color", "color"), ("nsfw-v1.0", None), ("food-items-v1.0", None),
+                         ("travel-v1.0", None)]:
+    out[name] = app.models.get(name, model_type=model_type).model_id
+out["public_ids"] = {
+    key: getattr(app.public_models, key + "_model").model_id
+    for key in json.loads(os.environ["PUBLIC_MODEL_KEYS"])
+}
+out["public_workflows"] = [w.wf_id for w in app.workflows.get_all(public_only=True)]
+workflow = app.workflows.get("General")
+response = workflow.predict_by_filename(sample("cat.jpg"))
+out["workflow_status"] = response["status"]["code"]
+out["workflow_models"] = [o["model"]["id"] for o in response["results"][0]["outputs"]]
+out["workflow_top"] = [c["id"] for c in response["results"][0]["outputs"][0]["data"]["concepts"]][:5]
+print(json.dumps(out))
+"""
+)
+
 
 @pytest.fixture(scope="module")
 def legacy_ready() -> None:
@@ -201,3 +232,33 @@ def test_workflow_predict_by_bytes(server: ServeProcess) -> None:
     assert general["model"] == GENERAL_MODEL_ID
     assert CAT_CLASSES & set(general["concepts"])
     assert colour["model"] == COLOR_MODEL_ID and colour["colors"] > 0
+
+
+def test_model_names_public_model_ids_and_public_workflows(server: ServeProcess) -> None:
+    """The names 2.6.2's helpers and tests look up (wire reference, section 9)."""
+    by_key = {model.key: model for model in PUBLIC_MODELS}
+    out = run_against(
+        server,
+        NAMES_SCRIPT,
+        api_key=API_KEY,
+        PUBLIC_MODEL_KEYS=json.dumps(sorted(by_key)),
+    )
+
+    assert out["face"] == [FACE_MODEL_ID, "facedetect"]
+    assert out["face_embed"] == [by_key["face_embedding"].id, "embed"]
+    assert out["search_face"] == [[FACE_MODEL_ID, "face-v1.3"]]
+    assert out["general_embed"] == ["general-embedding"]
+    assert out["general"] == GENERAL_MODEL_ID
+    assert out["color"] == COLOR_MODEL_ID
+    assert out["nsfw-v1.0"] == by_key["nsfw"].id
+    assert out["food-items-v1.0"] == by_key["food"].id
+    assert out["travel-v1.0"] == by_key["travel"].id
+    assert out["public_ids"] == {key: model.id for key, model in by_key.items()}
+    assert out["public_workflows"] == ["General", "Color", "Face", "NSFW"]
+    assert out["workflow_status"] == 10000
+    assert out["workflow_models"] == [
+        GENERAL_MODEL_ID,
+        by_key["general_embedding"].id,
+        COLOR_MODEL_ID,
+    ]
+    assert CAT_CLASSES & set(out["workflow_top"])
