@@ -5,8 +5,8 @@ A workflow is a row of ``workflows``; its ``body`` JSON holds ``nodes`` (each
 "suppress_output"?}``, the version pinned when the node was written) and, when set,
 ``metadata``, ``description`` and ``display_name``. Nodes reference the app's models or the
 public ones. The public workflows (:mod:`clarimap.server.public_workflows`) are not stored: they
-are listed by ``GET /v2/public_workflows`` and read from every app. The workflow predict route (``POST /v2/workflows/{id}/results``) lives with the
-predict routes and reads these rows.
+are listed by ``GET /v2/public_workflows`` and read from every app. The workflow predict route
+(``POST /v2/workflows/{id}/results``) lives with the predict routes and reads these rows.
 """
 
 from __future__ import annotations
