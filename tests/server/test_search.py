@@ -723,9 +723,7 @@ def test_input_status_filter(api: Api, statuses: ServerApp) -> None:
     assert search("INPUT_SUCCESS") == ["done1", "done2"]  # the 12.x name of 30000
     assert search(30003) == []
     assert search(30000, negate=True) == ["pending", "failed"]
-    _, body = current(
-        api, [{"input": {"status": {"code": 30000}, "data": {"metadata": {"k": 1}}}}]
-    )
+    _, body = current(api, [{"input": {"status": {"code": 30000}, "data": {"metadata": {"k": 1}}}}])
     assert ids(body) == ["done2"]
     _, body = current(api, [{"input": {"status": {"code": 30000}}}], only_count=True)
     assert body["hit_counts"] == [{"estimated_total": 2}]
