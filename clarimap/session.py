@@ -525,6 +525,18 @@ class Session:
 
         return _models.create_workflow(self, id, models)
 
+    def public_workflows(self) -> list[Workflow]:
+        """The public workflows the server offers (``GET /v2/public_workflows``), ready to predict.
+
+        The local server lists those whose models it can run (``docs/local-server.md``); the
+        current Clarifai API no longer has the route and answers it with an error.
+        """
+        answer = self._send("GET", "/v2/public_workflows")
+        workflows = [structure(wire, Workflow) for wire in answer.get("workflows") or []]
+        for workflow in workflows:
+            workflow._session = self  # type: ignore[attr-defined]
+        return workflows
+
     def send_search_feedback(
         self,
         input_id: str,

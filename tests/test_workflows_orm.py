@@ -49,6 +49,16 @@ def test_a_workflow_of_public_models_gives_every_nodes_output(connected: Connect
     assert 0 < len(result.output_of(COLOR).colors) <= 5  # the output config applies to every node
 
 
+@needs_models
+def test_public_workflows_are_listed_and_predict(connected: Connected) -> None:
+    workflows = {workflow.id: workflow for workflow in connected.session.public_workflows()}
+    assert {"General", "Color"} <= set(workflows)
+    result = workflows["General"].predict(SAMPLES / "cat.jpg", max_concepts=5)
+    assert result.ok
+    assert CAT_CLASSES & set(result.output_of(GENERAL).concept_ids)
+    assert result.output_of(COLOR).colors
+
+
 def test_a_workflow_with_a_custom_model(connected: Connected) -> None:
     add_labelled_inputs(connected, per_photo=1)
     things = new_model(connected)
