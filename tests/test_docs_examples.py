@@ -1,6 +1,6 @@
 """The Python examples of the guide are true: each page's blocks run, in order, on a local server.
 
-Every ```` ```python ```` block of ``docs/guide/*.md`` and ``docs/index.md`` is run, in page
+Every ```` ```python ```` block of ``README.md``, ``docs/index.md`` and ``docs/guide/*.md`` is run, in page
 order, in one namespace per page, in a temporary directory holding copies of the sample photos
 (``cat.jpg``...) and a two-second video ``clip.mp4``. ``clarimap.connect(...)`` is replaced, whatever its target, by a session on a
 fresh in-memory local server made for the page (so ``connect(api_key=...)`` examples run too).
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 SAMPLES = ROOT / "clarimap" / "demo_data"
 #: Pages whose examples need the models of the ``clarimap-models`` plugin.
-PAGES_WITH_MODELS = frozenset({"guide/models.md", "guide/migrating.md"})
+PAGES_WITH_MODELS = frozenset({"README.md", "docs/guide/models.md", "docs/guide/migrating.md"})
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\s*(\((?P<reason>[^)]*)\))?\s*-->")
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\s*$")
 
@@ -76,10 +76,10 @@ def python_blocks(text: str) -> list[Block]:
 
 
 def pages() -> list[str]:
-    """The documentation pages holding Python examples, relative to ``docs/``."""
-    found = [DOCS / "index.md", *sorted((DOCS / "guide").glob("*.md"))]
+    """The pages holding Python examples, relative to the repository's root."""
+    found = [ROOT / "README.md", DOCS / "index.md", *sorted((DOCS / "guide").glob("*.md"))]
     return [
-        str(page.relative_to(DOCS))
+        str(page.relative_to(ROOT))
         for page in found
         if python_blocks(page.read_text(encoding="utf-8"))
     ]
@@ -162,7 +162,7 @@ def test_page_examples_run(
 
     monkeypatch.setattr(clarimap, "connect", connect_to_page_server)
     monkeypatch.setattr(clarimap.session, "connect", connect_to_page_server)
-    blocks = python_blocks((DOCS / page).read_text(encoding="utf-8"))
+    blocks = python_blocks((ROOT / page).read_text(encoding="utf-8"))
     namespace: dict[str, Any] = {"__name__": f"docs_{page.replace('/', '_')[:-3]}"}
     ran = skipped = 0
     try:
@@ -170,12 +170,12 @@ def test_page_examples_run(
             if block.skip_reason is not None:
                 skipped += 1
                 continue
-            code = compile(block.code, f"docs/{page}:{block.line}", "exec")
+            code = compile(block.code, f"{page}:{block.line}", "exec")
             try:
                 exec(code, namespace)
             except Exception as error:
                 raise AssertionError(
-                    f"the example at docs/{page} line {block.line} failed: "
+                    f"the example at {page} line {block.line} failed: "
                     f"{type(error).__name__}: {error}\n{block.code}"
                 ) from error
             ran += 1
@@ -187,5 +187,5 @@ def test_page_examples_run(
     record_property("blocks_run", ran)
     record_property("blocks_skipped", skipped)
     with capsys.disabled():
-        print(f"\ndocs/{page}: {ran} examples run, {skipped} skipped")
-    assert ran > 0, f"docs/{page}: every example is skipped"
+        print(f"\n{page}: {ran} examples run, {skipped} skipped")
+    assert ran > 0, f"{page}: every example is skipped"
