@@ -200,19 +200,42 @@ def add_demo_command(subparsers: Subparsers) -> None:
         "demo",
         help="walk through the API against the embedded server (offline, a few seconds)",
         description=(
-            "Start the local server inside this process (in-memory database, no socket), upload "
-            "the sample photos, list them, edit their metadata and delete one, printing each step."
+            "A guided tour of clarimap against the local server run inside this process (no "
+            "socket, no network): upload, list, edit, search and delete the sample photos, "
+            "predict with the public models, train a model and predict with it. Each step "
+            "prints the Python it runs, what came back and the API calls it sent."
+        ),
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        default=None,
+        help=(
+            f"keep the demo's data in DIR/{DATABASE_FILE_NAME} (DIR must not hold one yet), to "
+            "look at afterwards with: clarimap serve --data DIR. Default: an in-memory database"
         ),
     )
     parser.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run :func:`clarimap.demo.run_demo`."""
+    """Run :func:`clarimap.demo.run_demo`, in memory or (``--keep DIR``) in ``DIR``."""
     require_server_extra("demo")
     from clarimap import demo
 
-    return demo.run_demo(sys.stdout)
+    if args.keep is None:
+        return demo.run_demo(sys.stdout)
+    database = database_path(args.keep)
+    if Path(database).exists():
+        raise CommandError(
+            f"--keep {args.keep}: {database} already exists; give a new directory (or delete it)"
+        )
+    code = demo.run_demo(sys.stdout, database=database)
+    if code == 0:
+        print(
+            f"\nThe demo's data is in {database}; serve it with: clarimap serve --data {args.keep}"
+        )
+    return code
 
 
 # ---------------------------------------------------------------------------------------------
