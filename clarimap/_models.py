@@ -459,23 +459,17 @@ def _node_id(base: str, taken: set[str]) -> str:
     return candidate
 
 
-def create_workflow(
-    session: Session, workflow_id: str, nodes: Sequence[Model | WorkflowNode | str]
-) -> Workflow:
-    """Create a workflow running ``nodes`` (models, model ids or nodes) and return it."""
+def new_workflow(workflow_id: str, nodes: Sequence[Model | WorkflowNode | str]) -> Workflow:
+    """A new workflow running ``nodes`` (models, model ids or nodes), not yet in a session."""
     check_id(workflow_id, "workflow id")
     if isinstance(nodes, str) or not nodes:
         raise ValidationError("a workflow needs a list of at least one model")
     taken: set[str] = set()
-    workflow = Workflow(id=workflow_id, nodes=[_node_of(item, taken) for item in nodes])
-    answer = session._send("POST", "workflows", {"workflows": [unstructure(workflow)]})
-    created = structure(answer["workflows"][0], Workflow)
-    created._session = session
-    return created
+    return Workflow(id=workflow_id, nodes=[_node_of(item, taken) for item in nodes])
 
 
 def delete_workflow(workflow: Workflow) -> None:
-    """Delete the workflow on the server."""
+    """Delete the workflow: mark it deleted in its session and flush."""
     session = session_of(workflow)
-    session._send("DELETE", f"workflows/{quote(workflow.id, safe='')}", {})
-    workflow._session = None
+    session.delete(workflow)
+    session.flush()

@@ -7,13 +7,21 @@ last had). The unit of work
 1. validates every pending object (a :class:`~clarimap.errors.ValidationError` is raised before
    anything is sent);
 2. diffs each edited object against its snapshot and compiles the differences into calls:
-   per kind (concepts, then inputs, then models) the creates (POST), then the patches grouped
-   by action (``remove`` before ``merge`` before ``overwrite``), and the deletes of every kind
-   last; at most :data:`MAX_BATCH` objects a call, objects in the order they were added or first
-   edited (``docs/guide/session.md`` lists which edit becomes which action);
+   per kind (concepts, then inputs, then models, then workflows, which reference models) the
+   creates (POST), then the patches grouped by action (``remove`` before ``merge`` before
+   ``overwrite``), and the deletes last, workflows first (the reverse order, so nothing is
+   deleted before what references it); at most :data:`MAX_BATCH` objects a call, objects in the
+   order they were added or first edited (``docs/guide/session.md`` lists which edit becomes
+   which action);
 3. sends the calls in that order through the session, reads every item's status, records what
    applied in the snapshots, and leaves what failed pending. An object that failed in one call
    is left out of the later calls of the same flush (a merge may rely on an earlier remove).
+
+Creates are idempotent: when a create fails because its id is taken (the answer of an earlier
+attempt that committed was lost, and the transport or the caller sent it again), the unit of
+work reads the stored object back (:meth:`UnitOfWork._read_back`). If it is what the session
+meant to create, the create counts as applied; if not, the object stays pending and its outcome
+says which fields differ, with the server's object in ``ItemOutcome.existing``.
 
 The invariant it keeps: after a flush that raised nothing, the server's state of every object
 equals the session's.
@@ -30,8 +38,17 @@ from urllib.parse import quote
 
 import attrs
 
-from clarimap.converters import unstructure
-from clarimap.entities import PENDING_INPUT_CODES, SUCCESS_CODES, Concept, Input, Model, Status
+from clarimap.converters import structure, unstructure
+from clarimap.entities import (
+    PENDING_INPUT_CODES,
+    SUCCESS_CODES,
+    Concept,
+    Input,
+    Model,
+    Status,
+    Workflow,
+    check_id,
+)
 from clarimap.errors import ApiError, InvalidArgument, ItemOutcome, NotFound, ValidationError
 
 JSON = dict[str, Any]
@@ -42,8 +59,11 @@ MAX_BATCH = 128
 MAX_METADATA_BYTES = 1024 * 1024
 #: Item codes that mean a create stored the item (done, or still being processed).
 CREATED_CODES = SUCCESS_CODES | PENDING_INPUT_CODES
-KIND_ORDER: tuple[type, ...] = (Concept, Input, Model)
-COLLECTION = {Concept: "concepts", Input: "inputs", Model: "models"}
+KIND_ORDER: tuple[type, ...] = (Concept, Input, Model, Workflow)
+COLLECTION = {Concept: "concepts", Input: "inputs", Model: "models", Workflow: "workflows"}
+SINGULAR = {Concept: "concept", Input: "input", Model: "model", Workflow: "workflow"}
+#: Item codes of a create whose id is already taken (input, workflow, model: duplicate).
+DUPLICATE_CODES = frozenset({30100, 22100, 40010})
 PATCH_ACTIONS = ("remove", "merge", "overwrite")
 
 
@@ -158,7 +178,7 @@ class UnitOfWork:
                     PlannedCall(kind, action, chunk, idempotent)
                     for chunk in _chunks(by_action[action], MAX_BATCH)
                 ]
-        for deleted_kind in KIND_ORDER:
+        for deleted_kind in reversed(KIND_ORDER):
             parts = [_delete_part(gone) for gone in self.deleted if type(gone) is deleted_kind]
             calls += [
                 PlannedCall(deleted_kind, "delete", chunk) for chunk in _chunks(parts, MAX_BATCH)
@@ -188,7 +208,13 @@ class UnitOfWork:
                     self._fail_all(call, parts, _status_of(error))
                 continue
             except InvalidArgument as error:
-                self._fail_all(call, parts, _status_of(error))
+                if call.action == "create":
+                    # Refused as a whole (concepts, models and workflows refuse a taken id so):
+                    # the ids found stored are read back, the others sent again.
+                    refusal = _status_of(error)
+                    self._read_back(session, call, [(part, refusal) for part in parts], True)
+                else:
+                    self._fail_all(call, parts, _status_of(error))
                 continue
             except Exception as error:
                 status = _status_of(error) if isinstance(error, ApiError) else None
@@ -230,6 +256,7 @@ class UnitOfWork:
             items = {str(item.get("id")): item for item in listed if isinstance(item, dict)}
         elif isinstance(answer.get("model"), dict):
             items = {str(answer["model"].get("id")): answer["model"]}
+        taken: list[tuple[Part, Status | None]] = []
         for part in parts:
             entity = part.entity
             item = items.get(entity.id)
@@ -239,6 +266,14 @@ class UnitOfWork:
                 succeeded = item is not None and (status is None or status.code in good)
             else:
                 succeeded = True
+            if (
+                not succeeded
+                and call.action == "create"
+                and status is not None
+                and status.code in DUPLICATE_CODES
+            ):
+                taken.append((part, status))
+                continue
             self.outcomes.append(ItemOutcome(entity, call.action, succeeded, status or top))
             if not succeeded:
                 self.failed.add(id(entity))
@@ -248,6 +283,64 @@ class UnitOfWork:
                 session._on_deleted(entity)
             elif part.applied is not None:
                 self.snapshots[id(entity)] = part.applied(self.snapshots[id(entity)])
+        if taken:
+            self._read_back(session, call, taken, False)
+
+    # -- creates whose id is taken ------------------------------------------------------------
+
+    def _read_back(
+        self,
+        session: Sender,
+        call: PlannedCall,
+        refused: Sequence[tuple[Part, Status | None]],
+        send_rest: bool,
+    ) -> None:
+        """Settle creates refused for a taken id by reading the stored objects back.
+
+        A stored object equal to what the session meant to create (:func:`differences` is
+        empty) makes its create applied; one that differs is a conflict: the object stays
+        pending and its outcome names the fields that differ. An id not stored keeps the
+        refusal; with ``send_rest`` (the whole call was refused) those are sent once more
+        when some others were found stored, since the refusal was theirs.
+        """
+        stored = _stored_objects(session, call.kind, [part.entity.id for part, _ in refused])
+        missing: list[tuple[Part, Status | None]] = []
+        for part, status in refused:
+            entity = part.entity
+            wire = stored.get(entity.id)
+            if wire is None:
+                missing.append((part, status))
+                continue
+            existing: Any = structure(wire, call.kind)
+            differing = differences(entity, existing)
+            if not differing:
+                read = _status_from(wire.get("status"))
+                self.outcomes.append(ItemOutcome(entity, "create", True, read))
+                session._on_created(entity, wire)
+                continue
+            kind = call.kind.__name__
+            conflict = Status(
+                status.code if status is not None else 0,
+                "Conflict: the id is taken by other data",
+                f"the server already has a {kind} {entity.id!r} whose "
+                f"{', '.join(differing)} differ from this one's; it stays pending (delete or "
+                f"rename one of them, or session.expunge() this one and get the stored one)",
+            )
+            self.failed.add(id(entity))
+            self.outcomes.append(ItemOutcome(entity, "create", False, conflict, existing))
+        if send_rest and missing and len(missing) < len(refused):
+            retry = PlannedCall(call.kind, "create", [part for part, _ in missing])
+            try:
+                answer = session._send(
+                    retry.method, retry.path, retry.body(retry.parts), allow_partial=True
+                )
+            except ApiError as error:
+                self._fail_all(retry, retry.parts, _status_of(error))
+                return
+            self._record(session, retry, retry.parts, answer)
+            return
+        for part, status in missing:
+            self._fail_all(call, [part], status)
 
 
 # -- validation ---------------------------------------------------------------------------------
@@ -275,6 +368,14 @@ def validate_entity(entity: Any) -> None:
         ids = [concept.id for concept in entity.concepts]
         if len(set(ids)) != len(ids):
             raise ValidationError(f"Model {entity.id!r} lists a concept twice")
+    elif isinstance(entity, Workflow):
+        if not entity.nodes:
+            raise ValidationError(f"Workflow {entity.id!r} needs at least one node")
+        node_ids = [check_id(node.id, "workflow node id") for node in entity.nodes]
+        for node in entity.nodes:
+            check_id(node.model_id, f"model id of workflow node {node.id!r}")
+        if len(set(node_ids)) != len(node_ids):
+            raise ValidationError(f"Workflow {entity.id!r} has two nodes with the same id")
 
 
 def validate_struct(value: Any, what: str) -> None:
@@ -322,6 +423,8 @@ def diff_entity(kind: type, old: JSON, new: JSON) -> dict[str, JSON]:
         return diff_input(old, new)
     if kind is Model:
         return diff_model(old, new)
+    if kind is Workflow:
+        return diff_workflow(old, new)
     return diff_concept(old, new)
 
 
@@ -481,6 +584,114 @@ def diff_concept(old: JSON, new: JSON) -> dict[str, JSON]:
         return {}
     item = {"id": new["id"], **{name: new[name] for name in fields if new.get(name)}}
     return {"overwrite": item}
+
+
+def diff_workflow(old: JSON, new: JSON) -> dict[str, JSON]:
+    """An overwrite item with every node when a workflow's nodes changed (order included).
+
+    ``PATCH /v2/workflows`` merges nodes by id and appends new ones at the end, so only an
+    overwrite keeps the session's node order (the order of a predict's outputs).
+    """
+    if same(old.get("nodes") or [], new.get("nodes") or []):
+        return {}
+    return {"overwrite": {"id": new["id"], "nodes": new.get("nodes") or []}}
+
+
+# -- reading back creates whose id is taken --------------------------------------------------
+
+
+def _stored_objects(session: Sender, kind: type, ids: Sequence[str]) -> dict[str, JSON]:
+    """The server's JSON of the objects of ``kind`` with these ids (absent ones left out).
+
+    Inputs are read in batches (``GET /v2/inputs?ids=...``), the others one ``GET`` each.
+    """
+    found: dict[str, JSON] = {}
+    if kind is Input:
+        for start in range(0, len(ids), MAX_BATCH):
+            chunk = list(ids[start : start + MAX_BATCH])
+            query = [("ids", input_id) for input_id in chunk] + [("per_page", len(chunk))]
+            answer = session._send("GET", "inputs", query=query)
+            for wire in answer.get("inputs") or []:
+                if isinstance(wire, dict) and wire.get("id") in chunk:
+                    found[str(wire["id"])] = wire
+        return found
+    for object_id in ids:
+        try:
+            answer = session._send("GET", f"{COLLECTION[kind]}/{quote(object_id, safe='')}")
+        except NotFound:
+            continue
+        wire = answer.get(SINGULAR[kind])
+        if isinstance(wire, dict) and wire.get("id") == object_id:
+            found[object_id] = wire
+    return found
+
+
+def differences(intended: Any, stored: Any) -> list[str]:
+    """The fields in which the ``stored`` object differs from the ``intended`` new one.
+
+    An input must match in full (media, concepts, metadata, geo, regions). For concepts, models
+    and workflows a field the new object leaves unset (``None``: a concept's name, a model's
+    type, a node's model version) is the server's to fill, so any stored value matches it.
+    Server-owned fields (status, times) and lists' order of concepts and regions do not count;
+    the order of a workflow's nodes does.
+    """
+    if isinstance(intended, Input):
+        return [
+            name
+            for name, same_value in (
+                ("image", _same_media(intended.image, stored.image)),
+                ("video", _same_media(intended.video, stored.video)),
+                ("concepts", _by_id(intended.concepts) == _by_id(stored.concepts)),
+                ("metadata", same(dict(intended.metadata), dict(stored.metadata))),
+                ("geo", intended.geo == stored.geo),
+                ("regions", _by_id(intended.regions) == _by_id(stored.regions)),
+            )
+            if not same_value
+        ]
+    return [
+        field.name
+        for field in attrs.fields(type(intended))
+        if field.eq
+        and not field.name.startswith("_")
+        and not _matches(
+            getattr(intended, field.name), getattr(stored, field.name), field.name == "nodes"
+        )
+    ]
+
+
+def _same_media(intended: Any, stored: Any) -> bool:
+    if intended is None or stored is None:
+        return intended is stored
+    return bool(
+        intended.url == stored.url
+        and intended.base64 == stored.base64
+        and getattr(intended, "crop", None) == getattr(stored, "crop", None)
+    )
+
+
+def _by_id(items: Iterable[Any]) -> dict[str, Any]:
+    return {item.id: item for item in items}
+
+
+def _matches(intended: Any, stored: Any, ordered: bool = False) -> bool:
+    if intended is None:
+        return True
+    if isinstance(intended, (list, tuple)):
+        if not isinstance(stored, (list, tuple)) or len(intended) != len(stored):
+            return False
+        if ordered or not all(hasattr(item, "id") for item in intended):
+            return all(_matches(a, b) for a, b in zip(intended, stored, strict=True))
+        by_id = _by_id(stored)
+        return all(item.id in by_id and _matches(item, by_id[item.id]) for item in intended)
+    if isinstance(intended, dict):
+        return isinstance(stored, dict) and same(dict(intended), dict(stored))
+    if attrs.has(type(intended)):
+        return type(stored) is type(intended) and all(
+            _matches(getattr(intended, f.name), getattr(stored, f.name), f.name == "nodes")
+            for f in attrs.fields(type(intended))
+            if f.eq and not f.name.startswith("_")
+        )
+    return same(intended, stored)
 
 
 # -- applying a part to a snapshot ---------------------------------------------------------------

@@ -935,15 +935,28 @@ class WorkflowNode:
     model_version_id: str | None = None
 
 
-@attrs.define
+def _workflow_node(item: object) -> WorkflowNode:
+    if isinstance(item, WorkflowNode):
+        return item
+    raise ValidationError(
+        f"a workflow's nodes are WorkflowNode objects, got {type(item).__name__} {item!r}"
+    )
+
+
+@attrs.define(on_setattr=_TRACKING)  # type: ignore[arg-type]
 class Workflow:
     """A workflow: several models run on each input in one call.
 
-    Create one with :meth:`Session.create_workflow`; ``session.get(Workflow, id)`` reads one.
+    ``session.add(Workflow(id, nodes=[...]))`` creates one at the next flush (after the models
+    it references); :meth:`Session.create_workflow` adds one and flushes. ``session.get(Workflow,
+    id)`` reads one; edits of its ``nodes`` are sent at the next flush (one PATCH, overwrite).
     """
 
     id: str = attrs.field(validator=_validate_id)
-    nodes: list[WorkflowNode] = attrs.field(factory=list)
+    nodes: list[WorkflowNode] = attrs.field(
+        factory=list,
+        converter=_tracked_list(_workflow_node, "nodes"),  # type: ignore[misc]
+    )
     app_id: str | None = None
     created_at: datetime.datetime | None = attrs.field(default=None, validator=_optional_datetime)
     _session: Any = _session_field()  # noqa: RUF009
@@ -979,14 +992,20 @@ class Workflow:
         )
 
     def delete(self) -> None:
-        """Delete the workflow on the server now."""
+        """Delete the workflow now: ``session.delete(workflow)`` and a flush (which sends every
+        pending change of the session)."""
         from clarimap import _models
 
         _models.delete_workflow(self)
 
 
 #: The entity classes a session maps, with the path of their collection.
-MAPPED_ENTITIES: dict[type, str] = {Concept: "concepts", Input: "inputs", Model: "models"}
+MAPPED_ENTITIES: dict[type, str] = {
+    Concept: "concepts",
+    Input: "inputs",
+    Model: "models",
+    Workflow: "workflows",
+}
 
 
 # -- what models answer (predictions, evaluations, feedback) ------------------------------------

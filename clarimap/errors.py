@@ -212,6 +212,9 @@ class ItemOutcome:
     succeeded: bool
     #: The item's status as the API reported it (or the status of the whole call).
     status: Status | None = None
+    #: For a create that found its id taken by other data: the object the server has (the
+    #: status then says which fields differ). None otherwise.
+    existing: Any = None
 
 
 class FlushError(ClarimapError):

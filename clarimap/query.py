@@ -672,11 +672,10 @@ class Query(Generic[T]):
 
     def _load(self, session: Session, wire: dict[str, Any]) -> T:
         if self.entity is Workflow:
-            from clarimap.converters import structure
+            from clarimap.session import _is_public, _public_workflow
 
-            workflow = structure(wire, Workflow)
-            workflow._session = session  # workflows are not identity-mapped; predict needs this
-            return cast(T, workflow)
+            if _is_public(wire):  # the public app's: ready to predict, not identity-mapped
+                return cast(T, _public_workflow(session, wire))
         return session._load(self.entity, wire)
 
     def __iter__(self) -> Iterator[T]:

@@ -236,7 +236,7 @@ class Session:
         cls = type(entity)
         if cls not in MAPPED_ENTITIES:
             raise ValidationError(
-                f"a session maps Input, Concept and Model objects, not {cls.__name__}"
+                f"a session maps Input, Concept, Model and Workflow objects, not {cls.__name__}"
             )
         owner = entity._session
         if owner is self:
@@ -278,6 +278,11 @@ class Session:
             self._identity.add(entity, unstructure(entity))
         elif entity._session is not self:
             raise SessionError(f"{cls.__name__} {entity.id!r} belongs to another session")
+        elif self._identity.get(key) is not entity:
+            raise SessionError(
+                f"{cls.__name__} {entity.id!r} is not stored in this session's app "
+                "(a public workflow, say): it cannot be deleted"
+            )
         self._deleted[key] = entity
 
     def expunge(self, entity: Any) -> None:
@@ -337,10 +342,8 @@ class Session:
                 return self._fetch(cls, id, PUBLIC_PREFIX)  # a public model, by its long route
             raise
         wire = answer[_SINGULAR[cls]]
-        if cls is Workflow:
-            workflow = structure(wire, cls)
-            workflow._session = self  # type: ignore[attr-defined]
-            return workflow
+        if cls is Workflow and _is_public(wire):
+            return _public_workflow(self, wire)  # type: ignore[return-value]
         return self._load(cls, wire)
 
     def _model_by_name(self, name: str) -> Model | None:
@@ -498,7 +501,17 @@ class Session:
             owner, entity._session = entity._session, None
             try:
                 created = structure(answer, type(entity)) if "id" in answer else None
-                for name in ("status", "created_at", "modified_at", "app_id", "model_version"):
+                # A workflow's nodes come back with the model versions the server pinned.
+                server_fields: tuple[str, ...] = (
+                    "status",
+                    "created_at",
+                    "modified_at",
+                    "app_id",
+                    "model_version",
+                )
+                if type(entity) is Workflow:
+                    server_fields += ("nodes",)
+                for name in server_fields:
                     if created is not None and hasattr(created, name):
                         value = getattr(created, name)
                         if value is not None:
@@ -518,12 +531,23 @@ class Session:
     def create_workflow(self, id: str, models: Sequence[Model | WorkflowNode | str]) -> Workflow:
         """Create a workflow that runs each model (a Model, a model id or a node) on its inputs.
 
-        Sent at once (``POST /v2/workflows``); a :class:`Model` is pinned at its
-        ``model_version``. Returns the workflow, ready to ``predict``.
+        Adds the :class:`Workflow` and flushes (so every pending change is sent, the models
+        the workflow references first); a :class:`Model` is pinned at its ``model_version``, a
+        model id at the version the server has. Returns the workflow, ready to ``predict``.
+        When the workflow did not apply, it leaves the session and the :class:`FlushError`
+        says why.
         """
         from clarimap import _models
 
-        return _models.create_workflow(self, id, models)
+        workflow = _models.new_workflow(id, models)
+        self.add(workflow)
+        try:
+            self.flush()
+        except FlushError as error:
+            if workflow in self.new or any(o.entity is workflow for o in error.failed):
+                self.expunge(workflow)
+            raise
+        return workflow
 
     def public_workflows(self) -> list[Workflow]:
         """The public workflows the server offers (``GET /v2/public_workflows``), ready to predict.
@@ -532,10 +556,7 @@ class Session:
         current Clarifai API no longer has the route and answers it with an error.
         """
         answer = self._send("GET", "/v2/public_workflows")
-        workflows = [structure(wire, Workflow) for wire in answer.get("workflows") or []]
-        for workflow in workflows:
-            workflow._session = self  # type: ignore[attr-defined]
-        return workflows
+        return [_public_workflow(self, wire) for wire in answer.get("workflows") or []]
 
     def send_search_feedback(
         self,
@@ -648,6 +669,18 @@ class Session:
             waiting = still_there
             if waiting:
                 _sleep_or_give_up(deadline, interval, f"{collection} still there: {waiting[:10]}")
+
+
+def _is_public(wire: JSON) -> bool:
+    """True for the JSON of a public workflow (``clarifai/main``), which no app owns."""
+    return wire.get("user_id") == "clarifai" and wire.get("app_id") == "main"
+
+
+def _public_workflow(session: Session, wire: JSON) -> Workflow:
+    """A public workflow, ready to predict; not identity-mapped, so not edited or deleted."""
+    workflow = structure(wire, Workflow)
+    object.__setattr__(workflow, "_session", session)
+    return workflow
 
 
 def _sleep_or_give_up(deadline: float, interval: float, what: str) -> None:

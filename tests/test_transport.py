@@ -12,12 +12,24 @@ from collections.abc import Iterator
 import pytest
 
 import clarimap
-from clarimap import AuthError, Input, NotFound, RateLimited, ServerError, TransportError
+from clarimap import (
+    AuthError,
+    Concept,
+    FlushError,
+    Input,
+    Model,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Workflow,
+    WorkflowNode,
+)
 from clarimap.server import create_app
 from clarimap.server.http import HTTPServer
 from clarimap.transport.base import Request, Response, RetryPolicy, Transport, decode_response
 from clarimap.transport.http import HTTPTransport
-from tests.orm_support import orm_app, session_on  # noqa: F401
+from tests.orm_support import orm_app, session_on, tiny_png  # noqa: F401
 
 
 @pytest.fixture
@@ -55,7 +67,10 @@ class FaultInjectingTransport:
 
     ``"429"`` and ``"503"`` answer like a throttling or failing API (a JSON status envelope);
     ``"reset"`` sends the request to a port that resets the connection, through a real
-    :class:`HTTPTransport`, so the error is the one a reset really raises.
+    :class:`HTTPTransport`, so the error is the one a reset really raises. ``"lost"`` sends the
+    request to the real server and then raises the connection error of a lost answer;
+    ``"committed-503"`` sends it and answers 503 (the server failed after committing);
+    ``"pass"`` sends it and returns its answer.
     """
 
     def __init__(self, inner: Transport, faults: list[str], resetting_port: int) -> None:
@@ -69,6 +84,15 @@ class FaultInjectingTransport:
         if not self.faults:
             return self.inner.send(request)
         fault = self.faults.pop(0)
+        if fault == "pass":
+            return self.inner.send(request)
+        if fault == "lost":
+            self.inner.send(request)
+            raise TransportError(f"{request.describe()} got no answer: connection reset")
+        if fault == "committed-503":
+            self.inner.send(request)
+            body = {"status": {"code": 98004, "description": "Internal server issue"}}
+            return Response(request, 503, body, {})
         if fault == "reset":
             return self.resetter.send(request)
         if fault == "429":
@@ -193,3 +217,117 @@ def test_the_key_never_shows(caplog: pytest.LogCaptureFixture) -> None:
     assert caught.value.code == 11009 and caught.value.http_status == 401
     for text in texts:
         assert secret not in text
+
+
+# -- creates whose answer was lost: retried, read back, never duplicated ----------------------
+
+
+def _stored_inputs(session: clarimap.Session) -> list[dict[str, object]]:
+    return list(session._send("GET", "inputs", query={"per_page": 1000})["inputs"])
+
+
+@pytest.mark.parametrize("fault", ["lost", "committed-503"])
+@pytest.mark.parametrize("kind", ["inprocess", "http"])
+def test_a_create_whose_answer_was_lost_is_applied_once(
+    orm_app: object, resetting_port: int, kind: str, fault: str
+) -> None:
+    faults: list[FaultInjectingTransport] = []
+
+    def wrap(transport: Transport) -> Transport:
+        faults.append(FaultInjectingTransport(transport, [fault], resetting_port))
+        return faults[0]
+
+    with session_on(orm_app, kind) as connected:  # type: ignore[arg-type]
+        session = connected.open(wrap_transport=wrap, retry=RetryPolicy(sleep=lambda s: None))
+        photos = [
+            Input.from_media(tiny_png(n), concepts=["cat"], metadata={"n": n}, geo=(n, n))
+            for n in range(3)
+        ]
+        session.add_all(photos)
+        session.commit()  # the server stored them; the answer was lost; the retry found them
+
+        requests = [f"{r.method} {r.path}" for r in faults[0].attempts]
+        assert requests == ["POST /v2/inputs", "POST /v2/inputs", "GET /v2/inputs"]
+        assert not session.has_pending
+        stored = _stored_inputs(connected.fresh())
+        assert sorted(item["id"] for item in stored) == sorted(p.id for p in photos)  # type: ignore[index]
+        assert all(p.status is not None and p.status.code == 30000 for p in photos)
+
+        photos[0].metadata["reviewed"] = True  # their snapshots are right: edits still apply
+        session.commit()
+        again = connected.fresh().get(Input, photos[0].id)
+        assert again is not None and again.metadata == {"n": 0, "reviewed": True}
+
+
+def test_lost_creates_of_every_kind_are_read_back(orm_app: object, resetting_port: int) -> None:
+    faults: list[FaultInjectingTransport] = []
+
+    def wrap(transport: Transport) -> Transport:
+        # Each create: its answer lost, the retry refused as a duplicate, one read back.
+        faults.append(FaultInjectingTransport(transport, ["lost", "pass", "pass"] * 3, 0))
+        return faults[0]
+
+    with session_on(orm_app, "inprocess") as connected:  # type: ignore[arg-type]
+        session = connected.open(wrap_transport=wrap, retry=RetryPolicy(sleep=lambda s: None))
+        concept = Concept("kitten", name="Kitten")
+        model = Model("pets", concepts=["cat"], max_concepts=3)
+        workflow = Workflow("tagging", nodes=[WorkflowNode("mine", "pets")])
+        session.add_all([workflow, model, concept])
+        session.commit()
+
+        requests = [f"{r.method} {r.path}" for r in faults[0].attempts]
+        assert requests == [
+            *["POST /v2/concepts"] * 2,
+            "GET /v2/concepts/kitten",
+            *["POST /v2/models"] * 2,
+            "GET /v2/models/pets",
+            *["POST /v2/workflows"] * 2,
+            "GET /v2/workflows/tagging",
+        ]
+        assert not session.has_pending
+        assert workflow.nodes[0].model_version_id  # as the server pinned it
+        fresh = connected.fresh()
+        assert [w.id for w in fresh.query(Workflow)] == ["tagging"]
+        stored_concept = fresh.get(Concept, "kitten")
+        assert stored_concept is not None and stored_concept.name == "Kitten"
+        stored_model = fresh.get(Model, "pets")
+        assert stored_model is not None and stored_model.max_concepts == 3
+
+
+def test_a_create_of_an_id_taken_by_other_data_is_a_conflict(orm_app: object) -> None:
+    with session_on(orm_app, "inprocess") as connected:  # type: ignore[arg-type]
+        other = connected.fresh()
+        other.add(Input.from_media(tiny_png(1), id="taken", metadata={"by": "other"}))
+        other.add(Input.from_media(tiny_png(2), id="same"))
+        other.add(Workflow("flow", nodes=[WorkflowNode("c", "eeed0b6733a644cea07cf4c60f87ebb7")]))
+        other.commit()
+
+        session = connected.session
+        mine = Input.from_media(tiny_png(1), id="taken", metadata={"by": "me"})
+        same = Input.from_media(tiny_png(2), id="same")  # what is stored: created as it is
+        fresh = Input.from_media(tiny_png(3), id="fresh")
+        session.add_all([mine, same, fresh])
+        with pytest.raises(FlushError) as raised:
+            session.commit()
+
+        (failed,) = raised.value.failed
+        assert failed.entity is mine and failed.action == "create"
+        assert failed.status is not None and failed.status.code == 30100
+        assert "Conflict" in failed.status.description
+        assert "metadata" in failed.status.details and "image" not in failed.status.details
+        assert failed.existing.metadata == {"by": "other"}
+        assert "taken" in str(raised.value) and "metadata" in str(raised.value)
+        assert {o.entity.id for o in raised.value.succeeded} == {"same", "fresh"}
+        assert session.new == [mine]  # kept pending: nothing lost, nothing overwritten
+        stored = connected.fresh().get(Input, "taken")
+        assert stored is not None and stored.metadata == {"by": "other"}
+
+        session.expunge(mine)
+        flow = Workflow("flow", nodes=[WorkflowNode("c", "eeed0b6733a644cea07cf4c60f87ebb7")])
+        other_flow = Workflow(
+            "other-flow", nodes=[WorkflowNode("c", "eeed0b6733a644cea07cf4c60f87ebb7")]
+        )
+        session.add_all([flow, other_flow])
+        session.commit()  # "flow" is stored as it is; "other-flow" is sent again on its own
+        assert not session.has_pending
+        assert sorted(w.id for w in connected.fresh().query(Workflow)) == ["flow", "other-flow"]

@@ -113,3 +113,63 @@ def test_changing_an_id_or_asset_is_refused() -> None:
 def test_same_tells_bools_from_numbers() -> None:
     assert same({"a": [1.0, True]}, {"a": [1, True]})
     assert not same(True, 1.0) and not same({"a": 1.0}, {"a": True})
+
+
+def test_workflows_are_created_after_models_and_deleted_before_them() -> None:
+    from clarimap import Model, Workflow, WorkflowNode
+
+    workflow = Workflow("w", nodes=[WorkflowNode("n", "m")])
+    model = Model("m")
+    stored_flow = Workflow("old", nodes=[WorkflowNode("n", "m")])
+    stored_model = Model("old-model")
+    work = UnitOfWork([workflow, model], [], [stored_model, stored_flow])
+    plan = [(call.method, call.path) for call in work.plan()]
+    assert plan == [
+        ("POST", "models"),
+        ("POST", "workflows"),
+        ("DELETE", "workflows"),
+        ("DELETE", "models"),
+    ]
+
+
+def test_a_workflow_edit_is_one_overwrite_keeping_node_order() -> None:
+    from clarimap import Workflow, WorkflowNode
+    from clarimap._unitofwork import diff_entity
+
+    old = unstructure(Workflow("w", nodes=[WorkflowNode("a", "m1"), WorkflowNode("b", "m2", "v")]))
+    assert diff_entity(Workflow, old, old) == {}
+    swapped = Workflow("w", nodes=[WorkflowNode("b", "m2", "v"), WorkflowNode("a", "m1")])
+    assert diff_entity(Workflow, old, unstructure(swapped)) == {
+        "overwrite": {"id": "w", "nodes": unstructure(swapped)["nodes"]}
+    }
+    with pytest.raises(ValidationError):
+        UnitOfWork([Workflow("empty")], [], []).plan()
+    twice = Workflow("twice", nodes=[WorkflowNode("a", "m"), WorkflowNode("a", "n")])
+    with pytest.raises(ValidationError):
+        UnitOfWork([twice], [], []).plan()
+
+
+def test_differences_of_a_create_from_what_is_stored() -> None:
+    from clarimap import Concept, GeoPoint, Model, Workflow, WorkflowNode
+    from clarimap._unitofwork import differences
+
+    photo = Input(id="p", image=Image(url="u"), concepts=["a", "b"], metadata={"k": [1, 2]})
+    stored = Input(id="p", image=Image(url="u"), concepts=["b", "a"], metadata={"k": [1.0, 2.0]})
+    assert differences(photo, stored) == []  # concept order and 1 vs 1.0 are not state
+    stored.geo = GeoPoint(1, 2)
+    stored.metadata["k"].append(3)
+    assert differences(photo, stored) == ["metadata", "geo"]  # an input matches in full
+    assert differences(photo, Input(id="p", image=Image(url="v"))) == [
+        "image",
+        "concepts",
+        "metadata",
+    ]
+    # Fields a new concept, model or node leaves unset are the server's to fill.
+    assert differences(Concept("c"), Concept("c", name="c", language="en")) == []
+    assert differences(Concept("c", name="C"), Concept("c", name="c")) == ["name"]
+    assert differences(Model("m", concepts=["x"]), Model("m", name="m", concepts=["x"])) == []
+    assert differences(Model("m", max_concepts=2), Model("m")) == ["max_concepts"]
+    flow = Workflow("w", nodes=[WorkflowNode("a", "m1"), WorkflowNode("b", "m2")])
+    pinned = Workflow("w", nodes=[WorkflowNode("a", "m1", "v1"), WorkflowNode("b", "m2", "v2")])
+    assert differences(flow, pinned) == []
+    assert differences(flow, Workflow("w", nodes=list(reversed(pinned.nodes)))) == ["nodes"]
