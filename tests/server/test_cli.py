@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 import requests
 
 from clarimap import cli
+from clarimap.demo import DemoStep
 from tests.serve_process import ServeProcess
 
 
@@ -119,6 +121,11 @@ def test_no_command_prints_help_listing_the_commands(capsys: pytest.CaptureFixtu
         assert command in usage
 
 
+def section(output: str, step: DemoStep) -> str:
+    """The output of one demo step: from its heading to the next heading."""
+    return output.partition(f"{step.heading} ==")[2].partition("\n== ")[0]
+
+
 def test_demo_runs_every_step_and_exits_zero() -> None:
     from clarimap import demo
 
@@ -134,29 +141,91 @@ def test_demo_runs_every_step_and_exits_zero() -> None:
     for number, step in enumerate(demo.STEPS, start=1):
         assert f"== {number}. {step.heading} ==" in output
     assert "FAILED" not in output
+    assert f"Demo finished: {len(demo.STEPS)} steps" in output
+
+    # the upload: 8 Input.from_media in one session.begin() block became one POST
+    upload = section(output, demo.upload_photos)
     photo_ids = {demo.photo_id(name) for name, _ in demo.sample_photos()}
-    last_listing_step = demo.STEPS.index(demo.list_photos_again) + 1
-    first_listing, _, last_listing = output.partition(f"== {last_listing_step}.")
-    last_listing = last_listing.partition(f"== {last_listing_step + 1}.")[0]
+    assert "API calls sent: 1\n" in upload
+    assert re.search(rf"POST\s+/v2/inputs\s+{len(photo_ids)} inputs\s+-> 200", upload)
+
+    first_listing = section(output, demo.list_photos)
+    last_listing = section(output, demo.list_photos_again)
     for photo in photo_ids:
-        assert f"  {photo} " in first_listing
+        assert re.search(rf"^  {photo}\s+30000 Download complete", first_listing, re.M)
         if photo != demo.DELETED_PHOTO_ID:
-            assert f"  {photo} " in last_listing
+            assert re.search(rf"^  {photo}\s+30000 Download complete", last_listing, re.M)
     assert f"  {demo.DELETED_PHOTO_ID} " not in last_listing
-    assert '"reviewed": true' in last_listing
     expected_count = len(photo_ids) + len(demo.MEDIA_SOURCE_PHOTO_IDS) - 1
-    assert f"{expected_count} photos (GET /v2/inputs)" in last_listing
+    assert f"  {expected_count} photos" in last_listing
+    listed_rows = [line for line in last_listing.splitlines() if "Download complete" in line]
+    assert len(listed_rows) == expected_count
+    assert all('"album": "samples"' in row and '"reviewed": true' in row for row in listed_rows)
+
+    # ten photos edited in place: the commit sent exactly one PATCH, nothing else
+    edit = section(output, demo.edit_metadata)
+    assert "20 edits to 10 photos left as 1 PATCH" in edit
+    assert "API calls sent: 1\n" in edit
+    assert re.search(r"PATCH\s+/v2/inputs\s+merge; 10 inputs\s+-> 200", edit)
+
+    search = section(output, demo.search_photos)
+    assert re.search(r'concept="space"\)\s+astronaut, galaxies, rocket', search)
+    assert re.search(r"GeoLimit\(10, \"kilometers\"\)\)\s+cat, coffee", search)
+    # the geo edits went out with the autoflush of the geo query, before its search
+    assert re.search(r"PATCH\s+/v2/inputs\s+merge; 3 inputs.*\n.*filter geo; page 1", search)
+
+    delete = section(output, demo.delete_photo)
+    assert re.search(r"DELETE\s+/v2/inputs\s+1 id\s+-> 200", delete)
+    assert re.search(rf"GET\s+/v2/inputs/{demo.DELETED_PHOTO_ID}\s+-> 404", delete)
+
+
+def test_demo_keep_leaves_a_database_that_serve_opens(tmp_path: Path) -> None:
+    data = tmp_path / "tour"
+    finished = subprocess.run(
+        [sys.executable, "-m", "clarimap", "demo", "--keep", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    database = data / cli.DATABASE_FILE_NAME
+    assert f'clarimap.connect("local://{database}")' in finished.stdout
+    assert f"clarimap serve --data {data}" in finished.stdout
+
+    with ServeProcess(data=data) as server:
+        answer = requests.get(
+            f"{server.url}/v2/inputs?per_page=100", headers={"Authorization": "Key k"}, timeout=30
+        ).json()
+        listed = sorted(item["id"] for item in answer["inputs"])
+        assert "clock" not in listed and "cat" in listed and len(listed) == 9
+        model = requests.get(
+            f"{server.url}/v2/models/demo-things", headers={"Authorization": "Key k"}, timeout=30
+        ).json()
+        assert model["model"]["model_version"]["status"]["code"] == 21100
+
+    again = subprocess.run(
+        [sys.executable, "-m", "clarimap", "demo", "--keep", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
 
 
 def test_demo_exits_non_zero_when_a_step_fails(capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
-    from clarimap import demo
+    from clarimap import Input, demo
 
     @demo.demo_step("Ask for an input that does not exist")
     def missing_input(ctx: demo.DemoContext) -> None:
-        ctx.call("GET", "inputs/no-such-input")
+        ctx.orm.query(Input).where(id="no-such-input").one()
 
     out = io.StringIO()
-    assert demo.run_demo(out, [demo.start_server, missing_input]) == 1
-    assert "FAILED: step 2 (Ask for an input that does not exist)" in out.getvalue()
+    assert demo.run_demo(out, [demo.connect_session, missing_input]) == 1
+    text = out.getvalue()
+    assert "FAILED: step 2 (Ask for an input that does not exist): QueryError" in text
+    assert "Demo finished" not in text
