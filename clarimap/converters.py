@@ -24,7 +24,7 @@ import base64
 import datetime
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import cattrs
 
@@ -39,6 +39,7 @@ from clarimap.entities import (
     Embedding,
     EvaluationMetrics,
     Face,
+    Feedback,
     FeedbackInfo,
     Frame,
     GeoBox,
@@ -59,6 +60,7 @@ from clarimap.entities import (
     Workflow,
     WorkflowNode,
     WorkflowResult,
+    trusted_constructor,
 )
 
 __all__ = [
@@ -85,8 +87,19 @@ _TIMESTAMP = re.compile(
 )
 
 
+# The form the API (and this module) writes: UTC, six fraction digits, ``Z``.
+_CANONICAL_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII
+).fullmatch
+
+
 def parse_timestamp(text: str) -> datetime.datetime:
     """An aware datetime from an RFC 3339 string (fractions past microseconds are cut)."""
+    if _CANONICAL_TIMESTAMP(text):
+        try:  # ("Z" itself is read by fromisoformat from Python 3.11 only)
+            return datetime.datetime.fromisoformat(text[:-1] + "+00:00")
+        except ValueError:
+            pass  # a day or hour out of range: the general path says so
     match = _TIMESTAMP.match(text)
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
@@ -129,6 +142,44 @@ def _code(value: Any) -> int:
     return int(str(value))
 
 
+# -- checks for the fast construction path ------------------------------------------------------
+#
+# Reading an answer builds its entities with ``trusted_constructor`` (no attrs converters or
+# validators: most of the cost of ``cls(...)``) when the cheap tests below pass. Each test
+# implies the validator it stands for, and when one fails the hook calls ``cls(...)`` with the
+# same values, so bad server data raises the same ValidationError as it always did.
+
+_valid_id = re.compile(r"[^/\s][^/]{0,254}").fullmatch  # entities.check_id, in one match
+_FEEDBACK_VALUES = frozenset(get_args(Feedback))
+_INF = float("inf")
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is str and _valid_id(value) is not None
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or type(value) is str
+
+
+def _is_finite(number: float) -> bool:
+    return -_INF < number < _INF  # False for NaN too
+
+
+_trusted_status = trusted_constructor(Status)  # (Status has no validators)
+_trusted_annotation = trusted_constructor(ConceptAnnotation)
+_trusted_geo_point = trusted_constructor(GeoPoint)
+_trusted_bounding_box = trusted_constructor(BoundingBox)
+_trusted_region = trusted_constructor(Region)
+_trusted_image = trusted_constructor(Image)
+_trusted_video = trusted_constructor(Video)
+_trusted_input = trusted_constructor(Input)
+_trusted_concept = trusted_constructor(Concept)
+_trusted_model_version = trusted_constructor(ModelVersion)
+_trusted_model = trusted_constructor(Model)
+_trusted_workflow = trusted_constructor(Workflow)
+
+
 # -- value objects ------------------------------------------------------------------------------
 
 
@@ -142,10 +193,11 @@ def _unstructure_status(status: Status) -> JSON:
 
 
 def _structure_status(wire: Mapping[str, Any], _: Any = None) -> Status:
-    return Status(
-        code=_code(wire.get("code", 0)),
-        description=wire.get("description") or "",
-        details=wire.get("details") or "",
+    code = wire.get("code", 0)
+    return _trusted_status(  # type: ignore[no-any-return]
+        code if type(code) is int else _code(code),
+        wire.get("description") or "",
+        wire.get("details") or "",
     )
 
 
@@ -154,7 +206,11 @@ def _unstructure_geo_point(point: GeoPoint) -> JSON:
 
 
 def _structure_geo_point(wire: Mapping[str, Any], _: Any = None) -> GeoPoint:
-    return GeoPoint(float(wire.get("longitude", 0.0)), float(wire.get("latitude", 0.0)))
+    longitude = float(wire.get("longitude", 0.0))
+    latitude = float(wire.get("latitude", 0.0))
+    if -180.0 <= longitude <= 180.0 and -90.0 <= latitude <= 90.0:
+        return _trusted_geo_point(longitude, latitude)
+    return GeoPoint(longitude, latitude)
 
 
 _GEO_LIMIT_TYPES = {
@@ -206,7 +262,10 @@ def _unstructure_bounding_box(box: BoundingBox) -> JSON:
 
 
 def _structure_bounding_box(wire: Mapping[str, Any], _: Any = None) -> BoundingBox:
-    return BoundingBox(*(float(wire.get(side, 0.0)) for side in _BOX_SIDES))
+    sides = [float(wire.get(side, 0.0)) for side in _BOX_SIDES]
+    if all(0.0 <= side <= 1.0 for side in sides):
+        return _trusted_bounding_box(*sides)
+    return BoundingBox(*sides)
 
 
 def _unstructure_annotation(concept: ConceptAnnotation) -> JSON:
@@ -217,10 +276,13 @@ def _unstructure_annotation(concept: ConceptAnnotation) -> JSON:
 
 
 def _structure_annotation(wire: Mapping[str, Any], _: Any = None) -> ConceptAnnotation:
+    concept_id = wire["id"]
     value = wire.get("value")
-    return ConceptAnnotation(
-        wire["id"], 1.0 if value is None else float(value), wire.get("name") or None
-    )
+    value = 1.0 if value is None else float(value)
+    name = wire.get("name") or None
+    if _is_id(concept_id) and _is_finite(value) and _is_text(name):
+        return _trusted_annotation(concept_id, value, name)
+    return ConceptAnnotation(concept_id, value, name)
 
 
 def _unstructure_region(region: Region) -> JSON:
@@ -241,12 +303,13 @@ def _structure_region(wire: Mapping[str, Any], _: Any = None) -> Region:
     info = wire.get("region_info") or {}
     box = info.get("bounding_box")
     data = wire.get("data") or {}
-    return Region(
-        id=wire["id"],
-        bounding_box=None if box is None else _structure_bounding_box(box),
-        concepts=tuple(_structure_annotation(c) for c in data.get("concepts") or ()),
-        feedback=info.get("feedback") or None,
-    )
+    region_id = wire["id"]
+    bounding_box = None if box is None else _structure_bounding_box(box)
+    concepts = tuple([_structure_annotation(c) for c in data.get("concepts") or ()])
+    feedback = info.get("feedback") or None
+    if _is_id(region_id) and (feedback is None or feedback in _FEEDBACK_VALUES):
+        return _trusted_region(region_id, bounding_box, concepts, feedback)  # type: ignore[no-any-return]
+    return Region(id=region_id, bounding_box=bounding_box, concepts=concepts, feedback=feedback)
 
 
 def _unstructure_media(media: Image | Video) -> JSON:
@@ -273,11 +336,21 @@ def _media_fields(wire: Mapping[str, Any]) -> dict[str, Any]:
 
 def _structure_image(wire: Mapping[str, Any], _: Any = None) -> Image:
     crop = wire.get("crop")
-    return Image(crop=tuple(crop) if crop else None, **_media_fields(wire))  # type: ignore[arg-type]
+    crop = tuple(crop) if crop else None
+    url = wire.get("url") or None
+    encoded = wire.get("base64")
+    content = base64.b64decode(encoded) if encoded else None
+    duplicate = bool(wire.get("allow_duplicate_url", False))
+    if crop is None and _is_text(url) and (url or content) is not None:
+        return _trusted_image(url, content, None, duplicate)  # type: ignore[no-any-return]
+    return Image(url=url, base64=content, crop=crop, allow_duplicate_url=duplicate)
 
 
 def _structure_video(wire: Mapping[str, Any], _: Any = None) -> Video:
-    return Video(**_media_fields(wire))
+    fields = _media_fields(wire)
+    if _is_text(fields["url"]) and (fields["url"] or fields["base64"]) is not None:
+        return _trusted_video(**fields)  # type: ignore[no-any-return]
+    return Video(**fields)
 
 
 def _timestamp_field(wire: Mapping[str, Any], name: str) -> datetime.datetime | None:
@@ -329,17 +402,46 @@ def _structure_input(wire: Mapping[str, Any], _: Any = None) -> Input:
     video = data.get("video")
     geo = (data.get("geo") or {}).get("geo_point")
     status = wire.get("status")
+    created_at = wire.get("created_at")
+    modified_at = wire.get("modified_at")
+    input_id = wire["id"]
+    image = None if image is None else _structure_image(image)
+    video = None if video is None else _structure_video(video)
+    concepts = [_structure_annotation(c) for c in data.get("concepts") or ()]
+    metadata = data.get("metadata") or {}
+    geo = None if geo is None else _structure_geo_point(geo)
+    regions = [_structure_region(r) for r in data.get("regions") or ()]
+    status = None if status is None else _structure_status(status)
+    created_at = parse_timestamp(created_at) if created_at else None
+    modified_at = parse_timestamp(modified_at) if modified_at else None
+    if (
+        _is_id(input_id)
+        and (type(metadata) is dict or isinstance(metadata, Mapping))
+        and (image is None or video is None)
+    ):
+        return _trusted_input(  # type: ignore[no-any-return]
+            input_id,
+            image,
+            video,
+            concepts,
+            metadata,
+            geo,
+            regions,
+            status,
+            created_at,
+            modified_at,
+        )
     return Input(
-        id=wire["id"],
-        image=None if image is None else _structure_image(image),
-        video=None if video is None else _structure_video(video),
-        concepts=[_structure_annotation(c) for c in data.get("concepts") or ()],
-        metadata=data.get("metadata") or {},
-        geo=None if geo is None else _structure_geo_point(geo),
-        regions=[_structure_region(r) for r in data.get("regions") or ()],
-        status=None if status is None else _structure_status(status),
-        created_at=_timestamp_field(wire, "created_at"),
-        modified_at=_timestamp_field(wire, "modified_at"),
+        id=input_id,
+        image=image,
+        video=video,
+        concepts=concepts,
+        metadata=metadata,
+        geo=geo,
+        regions=regions,
+        status=status,
+        created_at=created_at,
+        modified_at=modified_at,
     )
 
 
@@ -354,14 +456,22 @@ def _unstructure_concept(concept: Concept) -> JSON:
 
 
 def _structure_concept(wire: Mapping[str, Any], _: Any = None) -> Concept:
-    return Concept(
-        id=wire["id"],
-        name=wire.get("name") or None,
-        language=wire.get("language") or None,
-        definition=wire.get("definition") or None,
-        app_id=wire.get("app_id") or None,
-        created_at=_timestamp_field(wire, "created_at"),
-    )
+    fields = {
+        "id": wire["id"],
+        "name": wire.get("name") or None,
+        "language": wire.get("language") or None,
+        "definition": wire.get("definition") or None,
+        "app_id": wire.get("app_id") or None,
+        "created_at": _timestamp_field(wire, "created_at"),
+    }
+    if (
+        _is_id(fields["id"])
+        and _is_text(fields["name"])
+        and _is_text(fields["language"])
+        and _is_text(fields["definition"])
+    ):
+        return _trusted_concept(**fields)  # type: ignore[no-any-return]
+    return Concept(**fields)
 
 
 def _unstructure_model_version(version: ModelVersion) -> JSON:
@@ -380,14 +490,17 @@ def _unstructure_model_version(version: ModelVersion) -> JSON:
 
 def _structure_model_version(wire: Mapping[str, Any], _: Any = None) -> ModelVersion:
     status = wire.get("status")
-    return ModelVersion(
-        id=wire["id"],
-        status=None if status is None else _structure_status(status),
-        created_at=_timestamp_field(wire, "created_at"),
-        active_concept_count=int(wire.get("active_concept_count") or 0),
-        total_input_count=int(wire.get("total_input_count") or 0),
-        metrics=wire.get("metrics"),
-    )
+    fields = {
+        "id": wire["id"],
+        "status": None if status is None else _structure_status(status),
+        "created_at": _timestamp_field(wire, "created_at"),
+        "active_concept_count": int(wire.get("active_concept_count") or 0),
+        "total_input_count": int(wire.get("total_input_count") or 0),
+        "metrics": wire.get("metrics"),
+    }
+    if _is_id(fields["id"]):
+        return _trusted_model_version(**fields)  # type: ignore[no-any-return]
+    return ModelVersion(**fields)
 
 
 def model_output_config(model: Model) -> JSON:
@@ -434,25 +547,35 @@ def _structure_model(wire: Mapping[str, Any], _: Any = None) -> Model:
     output_info = wire.get("output_info") or {}
     config = output_info.get("output_config") or {}
     version = wire.get("model_version")
-    return Model(
-        id=wire["id"],
-        name=wire.get("name") or None,
-        concepts=[
+    fields = {
+        "id": wire["id"],
+        "name": wire.get("name") or None,
+        "concepts": [
             _structure_concept(c) for c in (output_info.get("data") or {}).get("concepts") or ()
         ],
-        concepts_mutually_exclusive=bool(config.get("concepts_mutually_exclusive", False)),
-        closed_environment=bool(config.get("closed_environment", False)),
-        max_concepts=int(config.get("max_concepts") or 0),
-        min_value=float(config.get("min_value") or 0.0),
-        hyper_params=config.get("hyper_params") or {},
-        type=output_info.get("type") or None,
-        type_ext=output_info.get("type_ext") or None,
-        model_type_id=wire.get("model_type_id") or None,
-        display_name=wire.get("display_name") or None,
-        app_id=wire.get("app_id") or None,
-        created_at=_timestamp_field(wire, "created_at"),
-        model_version=None if version is None else _structure_model_version(version),
-    )
+        "concepts_mutually_exclusive": bool(config.get("concepts_mutually_exclusive", False)),
+        "closed_environment": bool(config.get("closed_environment", False)),
+        "max_concepts": int(config.get("max_concepts") or 0),
+        "min_value": float(config.get("min_value") or 0.0),
+        "hyper_params": config.get("hyper_params") or {},
+        "type": output_info.get("type") or None,
+        "type_ext": output_info.get("type_ext") or None,
+        "model_type_id": wire.get("model_type_id") or None,
+        "display_name": wire.get("display_name") or None,
+        "app_id": wire.get("app_id") or None,
+        "created_at": _timestamp_field(wire, "created_at"),
+        "model_version": None if version is None else _structure_model_version(version),
+    }
+    if (
+        _is_id(fields["id"])
+        and _is_text(fields["name"])
+        and _is_finite(fields["min_value"])
+        and isinstance(fields["hyper_params"], Mapping)
+        and _is_text(fields["model_type_id"])
+        and _is_text(fields["display_name"])
+    ):
+        return _trusted_model(**fields)  # type: ignore[no-any-return]
+    return Model(**fields)
 
 
 def _unstructure_workflow(workflow: Workflow) -> JSON:
@@ -482,12 +605,15 @@ def _structure_workflow_node(wire: Mapping[str, Any], _: Any = None) -> Workflow
 
 
 def _structure_workflow(wire: Mapping[str, Any], _: Any = None) -> Workflow:
-    return Workflow(
-        id=wire["id"],
-        nodes=[_structure_workflow_node(node) for node in wire.get("nodes") or ()],
-        app_id=wire.get("app_id") or None,
-        created_at=_timestamp_field(wire, "created_at"),
-    )
+    fields = {
+        "id": wire["id"],
+        "nodes": [_structure_workflow_node(node) for node in wire.get("nodes") or ()],
+        "app_id": wire.get("app_id") or None,
+        "created_at": _timestamp_field(wire, "created_at"),
+    }
+    if _is_id(fields["id"]):
+        return _trusted_workflow(**fields)  # type: ignore[no-any-return]
+    return Workflow(**fields)
 
 
 # -- predictions, evaluations, feedback (read from answers; the requests are built here too) -----

@@ -415,7 +415,16 @@ class TrackedDict(dict[str, Any]):
 
     def __init__(self, items: Mapping[str, Any] = (), owner: Owner | None = None) -> None:  # type: ignore[assignment]
         self._owner = owner
-        super().__init__((key, _track(value, owner)) for key, value in dict(items).items())
+        if items:
+            if type(items) is not dict:
+                items = dict(items)
+            dict.update(
+                self,
+                {
+                    key: _track(value, owner) if isinstance(value, (dict, list)) else value
+                    for key, value in items.items()
+                },
+            )
 
     def __reduce__(self) -> Any:
         return (dict, (dict(self),))
@@ -473,7 +482,21 @@ class TrackedList(list[_T]):
     ) -> None:
         self._owner = owner
         self._item = item
-        super().__init__(self._convert(value) for value in items)
+        if item is not None:
+            super().__init__([item(value) for value in items])
+        else:
+            super().__init__([_track(value, owner) for value in items])
+
+    @classmethod
+    def _of_converted(
+        cls, items: list[_T], owner: Owner, item: Callable[[Any], Any]
+    ) -> TrackedList[_T]:
+        """A tracked list of ``items`` already converted by ``item`` (no conversion run)."""
+        tracked = cls.__new__(cls)
+        list.extend(tracked, items)
+        tracked._owner = owner
+        tracked._item = item
+        return tracked
 
     def _convert(self, value: Any) -> Any:
         if self._item is not None:
@@ -1006,6 +1029,77 @@ MAPPED_ENTITIES: dict[type, str] = {
     Model: "models",
     Workflow: "workflows",
 }
+
+
+# -- construction from checked values -----------------------------------------------------------
+#
+# ``cls(...)`` runs every converter and validator of the class: right for values a user gives,
+# and most of the cost of reading server answers (an Input's __init__ is about 6 us, against 1 us
+# to set its fields). ``trusted_constructor(cls)`` builds instances without them. It is called only
+# by clarimap.converters, which checks each value read from the server first with cheap tests
+# that imply the validators' (a well-formed id, a finite float, a fraction...) and falls back to
+# ``cls(...)`` when a test fails, so a bad answer raises the same ValidationError as before.
+
+_TRACKED_FIELDS: dict[type, dict[str, Callable[[Any], Any] | None]] = {
+    Input: {"concepts": _annotation, "metadata": None, "regions": _region},
+    Model: {"concepts": _concept, "hyper_params": None},
+    Workflow: {"nodes": _workflow_node},
+}
+
+
+def _wrap_tracked_list(
+    item: Callable[[Any], Any],
+) -> Callable[[list[Any], Owner], TrackedList[Any]]:
+    def wrap(items: list[Any], owner: Owner) -> TrackedList[Any]:
+        return TrackedList._of_converted(items, owner, item)
+
+    return wrap
+
+
+def trusted_constructor(cls: type[_T]) -> Callable[..., _T]:
+    """A function making ``cls`` instances from already valid values, skipping the class's checks.
+
+    The function takes every init field of ``cls`` (by name or in order) and sets each as given:
+    no converter, validator or ``__attrs_post_init__`` runs, so a float must already be a finite
+    float, a tuple a tuple, an id a valid id. For a mapped entity, its tracked fields (``metadata``,
+    ``concepts``, ``regions``, ``hyper_params``) take a plain dict, or a list of items already of
+    the field's type, and get wrapped in tracked containers owned by the new entity; ``_session``
+    starts as None. Made once per class (the function is generated, as attrs makes ``__init__``).
+    User-facing construction never goes this way.
+    """
+    tracked = _TRACKED_FIELDS.get(cls, {})
+    namespace: dict[str, Any] = {
+        "_cls": cls,
+        "_new": object.__new__,
+        "_set": object.__setattr__,
+        "_weak": weakref.ref,
+        "_TrackedDict": TrackedDict,
+    }
+    all_fields = attrs.fields(cast(Any, cls))
+    init_fields = [field for field in all_fields if field.init]
+    parameters = ", ".join(field.name for field in init_fields)
+    lines = [f"def build({parameters}):", "    _instance = _new(_cls)"]
+    if tracked:
+        lines.append("    _owner = _weak(_instance)")
+    for field in all_fields:
+        if not field.init:
+            if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                raise TypeError(f"{cls.__name__}.{field.name}: a non-init field with a factory")
+            namespace[f"_default_{field.name}"] = field.default
+            value = f"_default_{field.name}"
+        elif field.name not in tracked:
+            value = field.name
+        elif tracked[field.name] is None:
+            value = f"_TrackedDict({field.name}, _owner)"
+        else:
+            namespace[f"_wrap_{field.name}"] = _wrap_tracked_list(tracked[field.name])  # type: ignore[arg-type]
+            value = f"_wrap_{field.name}({field.name}, _owner)"
+        lines.append(f"    _set(_instance, {field.name!r}, {value})")
+    lines.append("    return _instance")
+    exec(compile("\n".join(lines), f"<clarimap trusted {cls.__name__}>", "exec"), namespace)
+    build: Callable[..., _T] = namespace["build"]
+    build.__doc__ = f"A {cls.__name__} from already valid values (see trusted_constructor)."
+    return build
 
 
 # -- what models answer (predictions, evaluations, feedback) ------------------------------------
