@@ -11,10 +11,17 @@ The life of an input (wire reference, section 2, input codes):
 * picked up for a download: ``30003`` in progress;
 * success: ``30000`` (``31000`` for a video) in the same transaction that stores the bytes, their
   width/height/format, and runs every ``server.processing_steps`` callback
-  ``step(connection, seq, app_pk, image)`` with the decoded (cropped, RGB) PIL image;
+  ``step(connection, seq, app_pk, image)`` with the decoded (cropped, RGB) PIL image; for a
+  video, the image is its first decoded frame, so videos are embedded, get base predictions and
+  are found by visual search like images;
 * failure: ``30002`` download failed (``31002`` for a video), ``30101`` bytes that are not an
-  image Pillow can decode, ``31101`` bytes that are not a known video container, ``99009`` a
-  processing step raised (logged with its traceback); ``status.details`` says what happened.
+  image Pillow can decode, ``31101`` bytes that are not a video PyAV can decode (no known
+  container, or a known container holding no decodable video stream), ``99009`` a processing
+  step raised (logged with its traceback); ``status.details`` says what happened.
+
+Videos are opened with PyAV (``av``, a dependency of the ``server`` extra) and their first frame
+decoded; without PyAV, processing falls back to checking the container's magic bytes (logged as
+a warning once) and runs no steps on videos.
 
 Inputs left pending or in progress by a stopped or killed server are queued again by
 :meth:`InputProcessor.start`, which the first ``submit`` (or any inputs request) calls. Register
@@ -23,6 +30,7 @@ processing steps before that, so that no input is processed without them.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -128,6 +136,82 @@ def check_video(data: bytes) -> str:
             "(MP4/MOV, WebM/Matroska, AVI)",
         )
     return container
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodedVideo:
+    """What processing learns from a video: its container, size, length and first frame."""
+
+    #: The container by its magic bytes (``"mp4"``, ``"mov"``, ``"webm"``, ``"mkv"``, ``"avi"``).
+    container: str
+    width: int
+    height: int
+    #: The length the container declares, in milliseconds (``None`` when it declares none).
+    duration_ms: int | None
+    #: The number of frames the video stream declares (``None`` when it declares none).
+    frame_count: int | None
+    #: The first decoded frame, RGB: what the processing steps see of the video.
+    first_frame: Image.Image
+
+
+_warned_without_pyav = False
+
+
+def decode_video(data: bytes) -> DecodedVideo | None:
+    """The first frame and the facts of the video in ``data``; ``ProcessingError`` 31101 if none.
+
+    The container is first told by its magic bytes (:func:`check_video`), then opened with PyAV
+    and decoded up to its first frame: bytes that start like a container but hold no decodable
+    video stream fail with a description of what was wrong. Without PyAV (not installed), only
+    the magic bytes are checked and the answer is ``None`` (a warning is logged once).
+    """
+    global _warned_without_pyav
+    container_name = check_video(data)
+    try:
+        import av
+    except ImportError:
+        if not _warned_without_pyav:
+            _warned_without_pyav = True
+            log.warning(
+                "PyAV is not installed (pip install 'clarimap[server]'): videos are checked by "
+                "their container's magic bytes only, not decoded, and not processed"
+            )
+        return None
+    what = f"the {len(data)} bytes begin like a video container ({container_name}) but"
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                kinds: list[str] = sorted({stream.type for stream in container.streams})
+                held = f"only {', '.join(kinds)}" if kinds else "no stream at all"
+                raise ProcessingError(
+                    status.INPUT_VIDEO_UNSUPPORTED_FORMAT, f"{what} hold no video stream ({held})"
+                )
+            stream = container.streams.video[0]
+            first = next(iter(container.decode(stream)), None)
+            if first is None:
+                raise ProcessingError(
+                    status.INPUT_VIDEO_UNSUPPORTED_FORMAT,
+                    f"{what} their video stream ({stream.codec_context.name}) has no "
+                    "decodable frame",
+                )
+            picture = first.to_image()  # type: ignore[no-untyped-call]
+            duration = container.duration  # microseconds (AV_TIME_BASE), or None
+            frames = int(stream.frames or 0)
+    except ProcessingError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, EOFError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ProcessingError(
+            status.INPUT_VIDEO_UNSUPPORTED_FORMAT, f"{what} cannot be decoded: {reason}"
+        ) from None
+    return DecodedVideo(
+        container=container_name,
+        width=picture.width,
+        height=picture.height,
+        duration_ms=None if not duration else round(duration / 1000),
+        frame_count=frames or None,
+        first_frame=picture if picture.mode == "RGB" else picture.convert("RGB"),
+    )
 
 
 def download(url: str, *, timeout: float, max_bytes: int, failure_code: int) -> bytes:
@@ -304,8 +388,28 @@ class InputProcessor:
                     failure_code=failure_code,
                 )
             if kind == "video":
-                container = check_video(data)
-                self._finish(seq, int(row["app"]), data, None, container, None)
+                video = decode_video(data)
+                if video is None:  # no PyAV: the magic bytes were checked, nothing decoded
+                    self._finish(seq, int(row["app"]), data, None, check_video(data), None)
+                    return
+                log.debug(
+                    "input seq %s: %s video %dx%d, %s ms, %s frames",
+                    seq,
+                    video.container,
+                    video.width,
+                    video.height,
+                    video.duration_ms,
+                    video.frame_count,
+                )
+                self._finish(
+                    seq,
+                    int(row["app"]),
+                    data,
+                    (video.width, video.height),
+                    video.container,
+                    video.first_frame,
+                    code=VIDEO_SUCCESS,
+                )
                 return
             image = decode_image(data)
             media = _json_object(row["media"])
@@ -326,9 +430,16 @@ class InputProcessor:
         size: tuple[int, int] | None,
         media_format: str,
         image: Image.Image | None,
+        *,
+        code: int | None = None,
     ) -> None:
-        """Store the bytes, mark the input processed and run the steps, in one transaction."""
-        code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else VIDEO_SUCCESS
+        """Store the bytes, mark the input processed and run the steps, in one transaction.
+
+        The steps run on ``image`` (an image input, or a video's first frame); ``code`` is the
+        success status (by default 30000 with an image, 31000 without: a video not decoded).
+        """
+        if code is None:
+            code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else VIDEO_SUCCESS
         step_name = ""
         try:
             with self.server.store.transaction() as connection:

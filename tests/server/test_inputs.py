@@ -277,7 +277,9 @@ def test_the_crop_is_kept_and_answered(api: Api) -> None:
 
 
 def test_video_inputs_from_bytes(api: Api) -> None:
-    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(64)
+    from tests.server.test_predict import make_video
+
+    mp4 = make_video([(255, 0, 0)], fps=10, seconds_each=0.3)  # processing decodes it (PyAV)
     code, body = api.post(
         "inputs",
         {

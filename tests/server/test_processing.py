@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +17,17 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from clarimap.server import create_app
+from clarimap.server import create_app, processing
 from clarimap.server.processing import crop_box, video_container
 from clarimap.transport.wsgi import local_session
 from tests.conftest import SAMPLES, Api
 from tests.server.mediaserver import MediaServer, closed_port_url, media_server
+from tests.server.test_predict import make_video
 
-MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(100)
+# An MP4 header (a valid ftyp box) followed by bytes that are no MP4 boxes: a container by its
+# magic bytes, which PyAV cannot open.
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 4
+RED_THEN_BLUE = make_video([(255, 0, 0), (0, 0, 255)], fps=10, seconds_each=0.5)
 
 
 def png_bytes(size: tuple[int, int] = (40, 20)) -> bytes:
@@ -38,7 +43,8 @@ def served() -> Iterator[MediaServer]:
         {
             "/junk.jpg": b"this is not an image, whatever its name says",
             "/truncated.jpg": cat[: len(cat) // 3],
-            "/clip.mp4": MP4,
+            "/clip.mp4": RED_THEN_BLUE,
+            "/broken.mp4": MP4,
             "/notes.mp4": b"plain text pretending to be a video",
             "/wide.png": png_bytes((40, 20)),
         }
@@ -138,7 +144,11 @@ def test_the_download_size_cap(api: Api, served: MediaServer) -> None:
     assert "the server downloads at most 1000" in status["details"]
 
 
-def test_video_urls_are_checked_by_container(api: Api, served: MediaServer) -> None:
+def video_item(input_id: str, content: bytes) -> dict[str, Any]:
+    return {"id": input_id, "data": {"video": {"base64": base64.b64encode(content).decode()}}}
+
+
+def test_video_urls_are_downloaded_and_decoded(api: Api, served: MediaServer) -> None:
     code, body = api.post(
         "inputs",
         {
@@ -146,14 +156,131 @@ def test_video_urls_are_checked_by_container(api: Api, served: MediaServer) -> N
                 {"id": "clip", "data": {"video": {"url": served.url("/clip.mp4")}}},
                 {"id": "notes", "data": {"video": {"url": served.url("/notes.mp4")}}},
                 {"id": "gone", "data": {"video": {"url": served.url("/gone.mp4")}}},
+                {"id": "broken", "data": {"video": {"url": served.url("/broken.mp4")}}},
             ]
         },
     )
     assert code == 200 and body["status"]["code"] == 10010
-    assert [item["status"]["code"] for item in body["inputs"]] == [31000, 31101, 31002]
+    statuses = {item["id"]: item["status"] for item in body["inputs"]}
+    assert {key: value["code"] for key, value in statuses.items()} == {
+        "clip": 31000,
+        "notes": 31101,
+        "gone": 31002,
+        "broken": 31101,
+    }
+    assert "not a video container" in statuses["notes"]["details"]
+    assert statuses["broken"]["description"] == "Input video format is not supported"
+    assert statuses["broken"]["details"] == (
+        f"the {len(MP4)} bytes begin like a video container (mp4) but cannot be decoded: "
+        "Invalid data found when processing input"
+    )
     with api.server.store.read() as connection:
-        formats = connection.execute("SELECT format FROM input_blobs").fetchall()
-    assert [row[0] for row in formats] == ["mp4"]
+        blobs = connection.execute(
+            "SELECT bytes, width, height, format FROM input_blobs"
+        ).fetchall()
+    assert [tuple(row) for row in blobs] == [(RED_THEN_BLUE, 64, 48, "mp4")]
+
+
+def test_uploaded_video_bytes_are_decoded(api: Api) -> None:
+    code, body = api.post(
+        "inputs", {"inputs": [video_item("clip", RED_THEN_BLUE), video_item("broken", MP4)]}
+    )
+    assert code == 200 and body["status"]["code"] == 10010
+    clip, broken = body["inputs"]
+    assert clip["status"] == {"code": 31000, "description": "Download complete"}
+    assert base64.b64decode(clip["data"]["video"]["base64"]) == RED_THEN_BLUE
+    assert broken["status"]["code"] == 31101  # its magic bytes passed the create call's check
+    assert "cannot be decoded" in broken["status"]["details"]
+    code, got = api.get("inputs/broken")
+    assert code == 200 and got["input"]["status"] == broken["status"]
+
+
+def test_a_container_without_a_video_stream_fails_with_31101(api: Api) -> None:
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=8000)
+        stream.layout = "mono"
+        for index in range(4):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 8000, index * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    code, body = api.post("inputs", {"inputs": [video_item("sound", buffer.getvalue())]})
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 31101
+    assert status["details"].endswith("hold no video stream (only audio)")
+
+
+def test_processing_steps_see_the_first_frame_of_a_video(api: Api) -> None:
+    seen: list[tuple[int, tuple[int, int], str, tuple[int, ...]]] = []
+
+    def record(connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image) -> None:
+        seen.append((seq, image.size, image.mode, image.getpixel((32, 24))))
+
+    api.server.processing_steps.append(record)
+    code, body = api.post("inputs", {"inputs": [video_item("clip", RED_THEN_BLUE)]})
+    assert code == 200 and body["inputs"][0]["status"]["code"] == 31000
+    [(_, size, mode, pixel)] = seen
+    assert (size, mode) == ((64, 48), "RGB")
+    red, green, blue = pixel
+    assert red > 200 and green < 40 and blue < 40  # the first frame is red, not the later blue
+
+
+def test_a_video_is_found_by_visual_search_on_its_first_frame(api: Api) -> None:
+    frame = io.BytesIO()
+    Image.new("RGB", (64, 48), (255, 0, 0)).save(frame, format="PNG")
+    blue = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 0, 255)).save(blue, format="PNG")
+    items = [
+        video_item("clip", RED_THEN_BLUE),
+        {"id": "blue", "data": {"image": {"base64": base64.b64encode(blue.getvalue()).decode()}}},
+        {
+            "id": "cat",
+            "data": {
+                "image": {"base64": base64.b64encode((SAMPLES / "cat.jpg").read_bytes()).decode()}
+            },
+        },
+    ]
+    code, body = api.post("inputs", {"inputs": items})
+    assert code == 200 and body["status"]["code"] == 10000
+    red = base64.b64encode(frame.getvalue()).decode()
+    code, body = api.post(
+        "inputs/searches",
+        {
+            "searches": [
+                {"query": {"ranks": [{"annotation": {"data": {"image": {"base64": red}}}}]}}
+            ]
+        },
+    )
+    assert code == 200
+    hits = [hit["input"]["id"] for hit in body["hits"]]
+    assert hits[0] == "clip" and sorted(hits) == ["blue", "cat", "clip"]
+
+
+def test_without_pyav_videos_are_checked_by_magic_bytes(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # import av raises ImportError
+    monkeypatch.setattr(processing, "_warned_without_pyav", False)
+    steps: list[int] = []
+    api.server.processing_steps.append(lambda connection, seq, app_pk, image: steps.append(seq))
+    with caplog.at_level(logging.WARNING, logger="clarimap.server.processing"):
+        code, body = api.post(
+            "inputs", {"inputs": [video_item("header", MP4), video_item("clip", RED_THEN_BLUE)]}
+        )
+    assert code == 200
+    assert [item["status"]["code"] for item in body["inputs"]] == [31000, 31000]
+    assert steps == []
+    warnings = [record.getMessage() for record in caplog.records]
+    assert len(warnings) == 1 and "PyAV is not installed" in warnings[0]
 
 
 def test_processing_steps_run_in_the_transaction_with_the_cropped_image(
