@@ -74,6 +74,10 @@ class IdentityMap:
         """Stop keeping the object under ``key`` alive."""
         self._held.pop(key, None)
 
+    def is_held(self, key: Key) -> bool:
+        """Whether the object under ``key`` has pending edits (is held)."""
+        return key in self._held
+
     def held(self) -> list[Any]:
         """The objects with pending edits, in the order they were first edited."""
         return list(self._held.values())

@@ -160,15 +160,27 @@ class Session:
         return decode_response(self.transport.send(request), allow_partial=allow_partial)
 
     def _load(self, cls: type[E], wire: JSON) -> E:
-        """The session's object for the server's JSON ``wire`` (identity-mapped)."""
+        """The session's object for the server's JSON ``wire`` (identity-mapped).
+
+        An object already in the session is returned as it is when it has unsent edits (they
+        are kept) or is marked for deletion; otherwise it takes the server's newer state (a
+        status that moved from pending to processed, another client's edits), like a refresh.
+        """
         key = (cls, wire["id"])
         existing = self._identity.get(key)
         if existing is not None:
+            if not self._is_pending(key) and self._identity.snapshot(key) != wire:
+                self._assign_quietly(existing, structure(wire, cls))
+                self._identity.set_snapshot(key, wire)
             return existing  # type: ignore[no-any-return]
         entity = structure(wire, cls)
         entity._session = self  # type: ignore[attr-defined]
         self._identity.add(entity, wire)
         return entity
+
+    def _is_pending(self, key: Key) -> bool:
+        """Whether the object under ``key`` has unsent edits, or is to be created or deleted."""
+        return key in self._new or key in self._deleted or self._identity.is_held(key)
 
     def _autoflush(self) -> None:
         """Flush first if autoflush is on and something is pending (called before queries)."""

@@ -379,3 +379,38 @@ def test_wait_until_deleted(connected: Connected) -> None:
     session.query(Input).delete()
     session.wait_until_deleted(Input, timeout=5)
     assert session.input_counts().processed == 0
+
+
+def test_a_query_brings_clean_objects_up_to_date_and_keeps_edits(connected: Connected) -> None:
+    session = connected.session
+    kept, updated = new_inputs(2)
+    with session.begin():
+        session.add_all([kept, updated])
+    kept.metadata["mine"] = "unsent"  # a pending edit: the object is held
+
+    other = connected.fresh()
+    for photo in other.query(Input).all():
+        photo.metadata["theirs"] = True
+    other.commit()
+
+    found = {photo.id: photo for photo in session.query(Input).where(metadata={"owner": "ana"})}
+    assert found[updated.id] is updated  # one object per id
+    assert updated.metadata["theirs"] is True  # clean: took the server's newer state
+    assert updated not in session.dirty
+    # ``kept`` had an edit: autoflush sent it first, so both edits are there
+    assert found[kept.id] is kept
+    assert kept.metadata["mine"] == "unsent" and kept.metadata["theirs"] is True
+
+
+def test_an_object_with_unsent_edits_keeps_them_when_queried(connected: Connected) -> None:
+    session = connected.session
+    (photo,) = new_inputs(1)
+    with session.begin():
+        session.add(photo)
+    photo.metadata["owner"] = "bob"  # unsent
+
+    with session.no_autoflush():
+        (found,) = session.query(Input).where(id=photo.id).all()
+    assert found is photo
+    assert photo.metadata["owner"] == "bob"
+    assert photo in session.dirty

@@ -61,11 +61,14 @@ class HTTPServer:
         # connection: waitress' loop ends once its socket map is empty.
         with contextlib.suppress(Exception):  # best effort: the dispatcher may be gone already
             self._server.task_dispatcher.shutdown(timeout=5)
+        closed_by_loop = False
         if self._thread is not None and self._thread.is_alive():
             # Close the sockets from the serving thread itself (through waitress' trigger), so the
             # loop never selects on a descriptor closed under it.
-            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
-        else:
+            with contextlib.suppress(OSError):  # the trigger is gone: the loop is ending anyway
+                self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+                closed_by_loop = True
+        if not closed_by_loop:
             wasyncore.close_all(self._server._map)
         if self._thread is not None:
             self._thread.join(timeout=10)
