@@ -842,7 +842,21 @@ def _input_image(server: ServerApp, app_pk: int, input_id: str) -> Image:
             status.SEARCH_BY_NOT_FULLY_INDEXED_INPUT,
             f"input {input_id!r} has no image bytes yet (not processed, or failed)",
         )
-    return decode_image(bytes(row[0]), f"input {input_id!r}")
+    data = bytes(row[0])
+    from clarimap.server.processing import ProcessingError, decode_video, video_container
+
+    if video_container(data) is not None:  # a video input: search by its first frame
+        try:
+            video = decode_video(data)
+        except ProcessingError as error:
+            raise _bad(f"input {input_id!r}: {error.details}") from None
+        if video is None:
+            raise ApiError(
+                status.SEARCH_INVALID_REQUEST,
+                f"input {input_id!r} is a video and PyAV is not installed to decode it",
+            )
+        return video.first_frame
+    return decode_image(data, f"input {input_id!r}")
 
 
 def fetch_image(server: ServerApp, url: str) -> bytes:

@@ -426,3 +426,26 @@ def test_crop_boxes() -> None:
     assert crop_box([0.25, 0.0, 0.75, 0.5], 100, 100) == (0, 25, 50, 75)
     assert crop_box(None, 40, 20) is None
     assert crop_box([0.0, 0.0, 1.0, 1.0], 40, 20) is None
+
+
+@pytest.mark.parametrize("crop", [None, [0.0, 0.0, 0.5, 0.5]])
+def test_a_video_input_can_be_the_query_of_a_visual_search(
+    api: Api, crop: list[float] | None
+) -> None:
+    red = io.BytesIO()
+    Image.new("RGB", (64, 48), (250, 10, 10)).save(red, format="PNG")
+    blue = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 0, 255)).save(blue, format="PNG")
+    items = [
+        video_item("clip", RED_THEN_BLUE),
+        {"id": "red", "data": {"image": {"base64": base64.b64encode(red.getvalue()).decode()}}},
+        {"id": "blue", "data": {"image": {"base64": base64.b64encode(blue.getvalue()).decode()}}},
+    ]
+    assert api.post("inputs", {"inputs": items})[0] == 200
+    by_input: dict[str, object] = {"id": "clip"}
+    if crop is not None:
+        by_input["data"] = {"image": {"crop": crop}}
+    code, body = api.post("searches", {"query": {"ands": [{"output": {"input": by_input}}]}})
+    assert code == 200, body
+    hits = [hit["input"]["id"] for hit in body["hits"]]
+    assert hits[:2] == ["clip", "red"] and hits[2] == "blue"
