@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -198,6 +199,9 @@ MIGRATIONS: list[str] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+BUSY_TIMEOUT_MS = 10_000
+"""How long a statement waits for another process's write lock before "database is locked"."""
+
 
 def now() -> str:
     """The current time as an RFC 3339 UTC timestamp with microseconds."""
@@ -217,6 +221,7 @@ class Store:
         self.path = path
         self.lock = threading.RLock()
         self._apps: dict[tuple[str, str], int] = {}
+        self._reading = False  # inside the outermost read() block (a deferred transaction)
 
     @classmethod
     def open(cls, path: str | Path = ":memory:") -> Store:
@@ -228,9 +233,9 @@ class Store:
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA foreign_keys = ON")
         if target != ":memory:":
-            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA busy_timeout = 10000")
         store = cls(connection, target)
         store._migrate()
         return store
@@ -243,12 +248,17 @@ class Store:
                     f"database {self.path} has schema version {version}, newer than this "
                     f"clarimap ({SCHEMA_VERSION}); upgrade clarimap"
                 )
-            for number in range(version, SCHEMA_VERSION):
+            while version < SCHEMA_VERSION:
                 self.connection.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _statements(MIGRATIONS[number]):
-                        self.connection.execute(statement)
-                    self.connection.execute(f"PRAGMA user_version = {number + 1}")
+                    # Read the version again under the write lock: another process opening the
+                    # same file at the same time may have applied this migration meanwhile.
+                    version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+                    if version < SCHEMA_VERSION:
+                        for statement in _statements(MIGRATIONS[version]):
+                            self.connection.execute(statement)
+                        version += 1
+                        self.connection.execute(f"PRAGMA user_version = {version}")
                     self.connection.execute("COMMIT")
                 except BaseException:
                     self.connection.execute("ROLLBACK")
@@ -279,9 +289,11 @@ class Store:
                 yield self.connection
                 return
             self.connection.execute("BEGIN")
+            self._reading = True
             try:
                 yield self.connection
             finally:
+                self._reading = False
                 self.connection.execute("COMMIT")
 
     def app_pk(self, user_id: str, app_id: str) -> int:
@@ -291,19 +303,55 @@ class Store:
         if cached is not None:
             return cached
         with self.lock:
-            row = self.connection.execute(
-                "SELECT pk FROM apps WHERE user_id = ? AND app_id = ?", key
-            ).fetchone()
-            if row is None:
-                cursor = self.connection.execute(
-                    "INSERT INTO apps (user_id, app_id, created_at) VALUES (?, ?, ?)",
-                    (user_id, app_id, now()),
-                )
-                pk = int(cursor.lastrowid or 0)
+            select = "SELECT pk FROM apps WHERE user_id = ? AND app_id = ?"
+            row = self.connection.execute(select, key).fetchone()
+            if row is None and self._reading and self.path != ":memory:":
+                # A read transaction cannot write once another process has committed after it
+                # began (SQLITE_BUSY_SNAPSHOT, not retried): create the app on a connection of
+                # its own. The read's snapshot does not see the app, which had nothing in it.
+                side = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                try:
+                    pk = _insert_app(side, user_id, app_id)
+                finally:
+                    side.close()
+            elif row is None:
+                pk = _insert_app(self.connection, user_id, app_id)
             else:
                 pk = int(row[0])
         self._apps[key] = pk
         return pk
+
+
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch a new database file to WAL, waiting while another process opens it too.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without
+    calling the busy handler, when another connection holds a lock that could deadlock with it
+    (two servers started together on a new directory).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _insert_app(connection: sqlite3.Connection, user_id: str, app_id: str) -> int:
+    """The key of app ``(user_id, app_id)``, inserted unless another connection just did."""
+    # Another process on the same file may create the app between a SELECT and an INSERT:
+    # insert unless present, then read the key whoever inserted it.
+    connection.execute(
+        "INSERT OR IGNORE INTO apps (user_id, app_id, created_at) VALUES (?, ?, ?)",
+        (user_id, app_id, now()),
+    )
+    row = connection.execute(
+        "SELECT pk FROM apps WHERE user_id = ? AND app_id = ?", (user_id, app_id)
+    ).fetchone()
+    return int(row[0])
 
 
 def _statements(script: str) -> list[str]:
