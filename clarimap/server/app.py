@@ -95,7 +95,7 @@ class ServerApp:
                 status.INTERNAL_SERVER_ISSUE, "the server failed to answer; see its log"
             )
             answer = Answer(internal.body(), internal.http_status)
-        payload = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = _encode(answer.body)
         start_response(
             f"{answer.http_status} {_REASONS.get(answer.http_status, 'Error')}",
             [
@@ -213,6 +213,14 @@ class ServerApp:
         """Stop background work and close the database."""
         self.processor.stop()
         self.store.close()
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """The JSON text of an answer; a string that is no valid Unicode is sent \\u-escaped."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _raw_path(environ: dict[str, Any]) -> str:

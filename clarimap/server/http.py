@@ -7,9 +7,11 @@ the foreground (``clarimap serve``) or in a daemon thread (tests, benchmarks, th
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from typing import Any
 
+from clarimap.server import status
 from clarimap.server.app import ServerApp
 
 
@@ -32,6 +34,9 @@ class HTTPServer:
             channel_timeout=120,
             connection_limit=1000,
         )
+        # Requests waitress cannot parse (bad Content-Length, bad chunks, bad headers) are
+        # answered in the status envelope too, not with waitress' plain text.
+        self._server.channel_class = _json_error_channel()
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None
@@ -78,3 +83,39 @@ class HTTPServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json_error_channel() -> type:
+    """A waitress channel whose own error answers are JSON with the status envelope.
+
+    Waitress answers a request it cannot parse itself (``400 Bad Request``, ``413``, ``431``,
+    ``501`` for a transfer coding it lacks) before the application sees it; this keeps those
+    answers in the wire format: ``11100 Bad request format`` with waitress' reason as details.
+    A 501 becomes a 400 (the request is at fault, and clients retry 5xx answers).
+    """
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JSONErrorTask(ErrorTask):  # type: ignore[misc]
+        def execute(self) -> None:
+            error = self.request.error
+            code = int(error.code)
+            if code == 501:
+                code = 400
+            api_code = (
+                status.INTERNAL_SERVER_ISSUE if code >= 500 else status.CONN_BAD_REQUEST_FORMAT
+            )
+            details = f"{error.reason}: {error.body}".strip().rstrip(".")
+            payload = json.dumps(
+                {"status": status.envelope(api_code, details)}, separators=(",", ":")
+            ).encode()
+            self.status = f"{code} {error.reason if code == error.code else 'Bad Request'}"
+            self.response_headers.append(("Content-Type", "application/json; charset=utf-8"))
+            self.set_close_on_finish()
+            self.content_length = len(payload)
+            self.write(payload)
+
+    class JSONErrorChannel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = JSONErrorTask
+
+    return JSONErrorChannel

@@ -22,6 +22,7 @@ A handler returns an :class:`Answer` (HTTP status and JSON body) or a dict (sent
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -54,6 +55,7 @@ class Answer:
 
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 100  # the nesting limit of protobuf's JSON parser, which the real API uses
 MAX_PAGE = 2**62 // 1000  # keeps (page - 1) * per_page inside SQLite's OFFSET range
 
 
@@ -84,12 +86,21 @@ class RequestContext:
                 self._body = {}
             else:
                 try:
-                    self._body = json.loads(self.raw_body)
+                    self._body = json.loads(
+                        self.raw_body, parse_constant=_refuse_constant, parse_float=_finite_float
+                    )
                 except (ValueError, UnicodeDecodeError) as error:
                     raise ApiError(
                         status.CONN_BAD_REQUEST_FORMAT,
                         f"the request body is not valid JSON: {error}",
                     ) from None
+                except RecursionError:
+                    self._body = None
+                    raise _too_deep() from None
+                problem = _unacceptable_json(self._body)
+                if problem:
+                    self._body = None
+                    raise ApiError(status.CONN_BAD_REQUEST_FORMAT, problem)
         if not isinstance(self._body, dict):
             raise ApiError(
                 status.CONN_BAD_REQUEST_FORMAT,
@@ -126,6 +137,54 @@ class RequestContext:
         return parse_pagination(
             self.query.get("page"), self.query.get("per_page"), default_per_page, max_per_page
         )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        status.CONN_BAD_REQUEST_FORMAT,
+        f"the request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep",
+    )
+
+
+def _unacceptable_json(value: Any) -> str:
+    """What makes a parsed body unacceptable ('' if nothing): too deep, or a lone surrogate.
+
+    ``json.loads`` accepts ``"\\ud800"`` (half of a UTF-16 pair) although it is no character:
+    such a string can be neither stored in SQLite nor sent back as UTF-8, so it is refused here,
+    as a proto3 JSON parser refuses it. Walks level by level (no recursion).
+    """
+    level: list[Any] = [value]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        children: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                children.extend(item.keys())
+                children.extend(item.values())
+            elif isinstance(item, list):
+                children.extend(item)
+            elif isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    return (
+                        f"the request body holds a string that is not valid Unicode "
+                        f"({error.reason}: {item[error.start : error.end]!r})"
+                    )
+        if not children:
+            return ""
+        level = children
+    return _too_deep().details
 
 
 def parse_pagination(

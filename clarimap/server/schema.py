@@ -153,6 +153,10 @@ class ListOf(Shape):
             raise ApiError(
                 code, f"{path}: at most {self.max_items} items a request, got {len(value)}"
             )
+        if None in value and not isinstance(self.item, _Any):
+            # proto3 JSON: null is no element of a repeated field (only of a ListValue).
+            index = value.index(None)
+            raise _fail(f"{path}[{index}]", self.item.name, None, code)
         return [self.item.check(item, f"{path}[{index}]", code) for index, item in enumerate(value)]
 
 

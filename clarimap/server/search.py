@@ -196,7 +196,8 @@ def parse_legacy(query: dict[str, Any]) -> Search:
     ranks: list[Rank] = []
     for index, term in enumerate(query.get("ands") or []):
         where = f"query.ands[{index}]"
-        if not term or (("input" in term) == ("output" in term)):
+        # A field sent as null is an absent field (proto3 JSON).
+        if not term or ((term.get("input") is None) == (term.get("output") is None)):
             raise _bad(f"{where}: a term needs exactly one of 'input' (filter) or 'output' (rank)")
         if term.get("input") is not None:
             conditions = _input_conditions(term["input"], f"{where}.input", language, legacy=True)
