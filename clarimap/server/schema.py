@@ -139,9 +139,15 @@ class _Struct(Shape):
 
 
 class ListOf(Shape):
-    def __init__(self, item: Shape, max_items: int | None = None) -> None:
+    """A JSON array of ``item``; a null element is an error (proto3 JSON refuses it) unless
+    ``null_items`` lets a handler fail that one item itself (the per-item inputs endpoints)."""
+
+    def __init__(
+        self, item: Shape, max_items: int | None = None, *, null_items: bool = False
+    ) -> None:
         self.item = item
         self.max_items = max_items
+        self.null_items = null_items or isinstance(item, _Any)
         self.name = f"an array of {item.name}"
 
     def check(self, value: Any, path: str, code: int) -> Any:
@@ -153,7 +159,7 @@ class ListOf(Shape):
             raise ApiError(
                 code, f"{path}: at most {self.max_items} items a request, got {len(value)}"
             )
-        if None in value and not isinstance(self.item, _Any):
+        if not self.null_items and None in value:
             # proto3 JSON: null is no element of a repeated field (only of a ListValue).
             index = value.index(None)
             raise _fail(f"{path}[{index}]", self.item.name, None, code)
@@ -422,17 +428,17 @@ MAX_INPUTS_A_REQUEST = 128
 INPUT_TO_WRITE = INPUT.extend(id=STR)
 ADD_INPUTS_REQUEST = Obj(
     user_app_id=USER_APP_ID,
-    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
+    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST, null_items=True),
     inputs_add_job_id=STR,
 )
 PATCH_INPUTS_REQUEST = Obj(
     user_app_id=USER_APP_ID,
     action=STR,
-    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST),
+    inputs=ListOf(INPUT_TO_WRITE, max_items=MAX_INPUTS_A_REQUEST, null_items=True),
 )
 DELETE_INPUTS_REQUEST = Obj(
     user_app_id=USER_APP_ID,
-    ids=ListOf(STR, max_items=MAX_INPUTS_A_REQUEST),
+    ids=ListOf(STR, max_items=MAX_INPUTS_A_REQUEST, null_items=True),
     delete_all=BOOL,
 )
 DELETE_INPUT_REQUEST = Obj(user_app_id=USER_APP_ID, input_id=STR)

@@ -102,6 +102,72 @@ def test_user_app_id_in_the_query_must_agree_with_the_route(api: Api) -> None:
     assert "other" in body["status"]["details"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "phrase"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "more than 100 levels deep"),
+        (b'{"a":' * 101 + b"1" + b"}" * 101, "more than 100 levels deep"),
+        (b'{"concepts": [{"id": "\\ud800"}]}', "not valid Unicode"),
+        (b'{"\\udfff": 1}', "not valid Unicode"),
+        (b'{"concepts": [{"id": "c", "value": NaN}]}', "NaN is not a JSON value"),
+        (b'{"concepts": [{"id": "c", "value": -Infinity}]}', "-Infinity is not a JSON value"),
+        (b'{"concepts": [{"id": "c", "value": 1e999}]}', "too large for a 64-bit float"),
+    ],
+)
+def test_bodies_json_loads_takes_but_json_does_not_are_400s(
+    api: Api, raw: bytes, phrase: str
+) -> None:
+    """Found by tests/server/test_fuzz.py: these were 500s (RecursionError, UnicodeEncodeError)
+    or stored NaN/Infinity that were then sent back as non-JSON."""
+    code, body = api.call("POST", "concepts", raw=raw)
+    assert code == 400, body
+    assert body["status"]["code"] == status.CONN_BAD_REQUEST_FORMAT
+    assert phrase in body["status"]["details"]
+
+
+def test_nesting_up_to_the_limit_is_accepted(api: Api) -> None:
+    deep: object = 1
+    for _ in range(97):  # + metadata, concepts[], the concept: 100 levels
+        deep = {"k": deep}
+    code, body = api.post("concepts", {"concepts": [{"id": "c", "metadata": deep}]})
+    assert code == 200, body
+
+
+@pytest.mark.parametrize(
+    ("raw_request", "phrase"),
+    [
+        (
+            b"POST /v2/concepts HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+            "Content-Length",
+        ),
+        (
+            b"POST /v2/concepts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+            b"0\r\n\r\n",
+            "Transfer-Encoding",
+        ),
+        (b"GET /v2/in\xffputs HTTP/1.1\r\nHost: x\r\n\r\n", "Bad URI"),
+    ],
+)
+def test_requests_waitress_refuses_get_the_status_envelope(
+    http_server: HTTPServer, raw_request: bytes, phrase: str
+) -> None:
+    """Found by the fuzzer's raw socket requests: waitress answered these in plain text (a 501
+    for the transfer coding); now JSON, 11100, HTTP 400."""
+    import json
+    import socket
+
+    with socket.create_connection(("127.0.0.1", http_server.port), timeout=10) as connection:
+        connection.sendall(raw_request)
+        connection.shutdown(socket.SHUT_WR)
+        data = b"".join(iter(lambda: connection.recv(65536), b""))
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400", data
+    assert b"content-type: application/json" in head.lower()
+    envelope = json.loads(payload)["status"]
+    assert envelope["code"] == status.CONN_BAD_REQUEST_FORMAT
+    assert phrase in envelope["details"]
+
+
 # -- request validation --------------------------------------------------------------------
 
 
@@ -128,6 +194,17 @@ def test_wrong_types_say_what_was_expected() -> None:
 def test_camel_case_names_are_accepted_as_proto_json_allows() -> None:
     result = schema.validate({"allowDuplicateUrl": True, "url": "x"}, schema.IMAGE)
     assert result == {"allow_duplicate_url": True, "url": "x"}
+
+
+def test_null_is_no_element_of_a_repeated_field() -> None:
+    """Found by the fuzzer: null items in a list of objects reached handlers (500s)."""
+    with pytest.raises(ApiError) as caught:
+        schema.validate(
+            {"concepts": [{"id": "a"}, None]}, schema.Obj(concepts=schema.ListOf(schema.CONCEPT))
+        )
+    assert caught.value.details == "concepts[1]: expected an object, got null None"
+    # A list of arbitrary JSON values (a ListValue) may hold null.
+    assert schema.validate([None, 1], schema.ListOf(schema.ANY)) == [None, 1]
 
 
 def test_list_limits_are_enforced() -> None:

@@ -751,3 +751,30 @@ def test_the_legacy_dialect_does_not_filter_on_status(api: Api, statuses: Server
     code, body = legacy(api, [{"input": {"status": {"code": 30000}}}])
     assert (code, body["status"]["code"]) == (400, 40002)
     assert "current dialect" in body["status"]["details"]
+
+
+@pytest.mark.parametrize(
+    "ands",
+    [
+        [{"input": None}],
+        [{"output": None}],
+        [{"input": None, "output": None}],
+        [None],
+    ],
+)
+def test_a_null_legacy_term_is_a_400_saying_what_is_missing(api: Api, ands: list[Any]) -> None:
+    """Found by tests/server/test_fuzz.py: a term whose only key is null crashed with a 500."""
+    code, body = legacy(api, ands)
+    assert code == 400, body
+    assert body["status"]["code"] == 40002
+    assert "query.ands[0]" in body["status"]["details"]
+
+
+def test_a_null_rank_or_filter_is_a_400(api: Api) -> None:
+    """Found by the fuzzer: ``"ranks": [null]`` reached the parser and crashed with a 500."""
+    code, body = current(api, ranks=[None])
+    assert code == 400, body
+    assert "searches[0].query.ranks[0]: expected an object, got null" in body["status"]["details"]
+    code, body = current(api, filters=[None])
+    assert code == 400, body
+    assert "filters[0]" in body["status"]["details"]
