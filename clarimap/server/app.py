@@ -62,9 +62,12 @@ class ServerApp:
         # Set by clarimap.server.processing: runs the processing of new inputs.
         from clarimap.server.processing import InputProcessor
 
-        # Steps run on every successfully decoded input, inside the transaction that marks it
-        # processed: ``step(connection, seq, app_pk, image)`` with a PIL image. The search
-        # engine's embedding and the base model's predictions register here.
+        # Steps run on every successfully decoded input (a PIL image): a two-phase
+        # ``processing.ProcessingStep`` computes outside the store's lock and writes in the
+        # transaction that marks the input processed; any other callable is a one-phase
+        # ``step(connection, seq, app_pk, image)`` run in that transaction (see
+        # clarimap.server.processing). The search engine's embedding and the base model's
+        # predictions register here.
         self.processing_steps: list[Callable[..., None]] = []
         # The app's base models, read by search (clarimap.server.search): the embedding whose
         # vectors visual search compares (the built-in descriptor until a model plugin assigns

@@ -17,8 +17,8 @@ histograms plus half the Pearson correlation of the two thumbnails: 1.0 for the 
 about 0.5 for pictures with the same colours and unrelated layouts, and never below -0.5.
 
 :data:`BUILTIN` is the base embedding a new server starts with
-(``ServerApp.base_embedding``); :func:`processing_step` is the processing step that stores every
-new input's vector in ``input_embeddings`` under the base embedding's model id. A model plugin
+(``ServerApp.base_embedding``); :func:`processing_step` is the (two-phase) processing step that
+stores every new input's vector in ``input_embeddings`` under the base embedding's model id. A model plugin
 replaces the base embedding by assigning another :class:`EmbeddingModel` to
 ``ServerApp.base_embedding``; search then reads the vectors stored under that model's id.
 """
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from clarimap.server.app import ServerApp
+    from clarimap.server.processing import ProcessingStep
 
 Vector = npt.NDArray[np.float32]
 
@@ -97,17 +98,23 @@ def to_blob(vector: Vector) -> bytes:
     return np.ascontiguousarray(vector, dtype=np.float32).tobytes()
 
 
-def processing_step(server: ServerApp) -> Callable[..., None]:
-    """The processing step storing each new input's base embedding (registered by the server)."""
+def processing_step(server: ServerApp) -> ProcessingStep:
+    """The processing step storing each new input's base embedding (registered by the server).
 
-    def store_base_embedding(
-        connection: sqlite3.Connection, seq: int, app_pk: int, image: Any
-    ) -> None:
+    Two-phase (:class:`clarimap.server.processing.ProcessingStep`): ``compute`` runs the base
+    embedding model outside the store's lock, ``write`` stores the vector under that model's id.
+    """
+    from clarimap.server.processing import ProcessingStep
+
+    def embed(image: Image) -> tuple[str, Vector]:
         model = server.base_embedding
-        vector = model.embed(image)
+        return model.model_id, model.embed(image)
+
+    def store(connection: sqlite3.Connection, seq: int, app_pk: int, result: Any) -> None:
+        model_id, vector = result
         connection.execute(
             "INSERT OR REPLACE INTO input_embeddings (seq, model_id, vector) VALUES (?, ?, ?)",
-            (seq, model.model_id, to_blob(vector)),
+            (seq, model_id, to_blob(vector)),
         )
 
-    return store_base_embedding
+    return ProcessingStep(name="base-embedding", compute=embed, write=store)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from clarimap.server.app import ServerApp
+    from clarimap.server.processing import ProcessingStep
 
 log = logging.getLogger("clarimap.server.modelzoo")
 
@@ -263,22 +264,28 @@ BASE_PREDICTIONS_KEPT = 20
 """How many of the base model's best concepts are stored for each input."""
 
 
-def base_prediction_step(zoo: ModelZoo, model_id: str) -> Callable[..., None]:
-    """A processing step storing the best concepts of model ``model_id`` for each new input."""
+def base_prediction_step(zoo: ModelZoo, model_id: str) -> ProcessingStep:
+    """A processing step storing the best concepts of model ``model_id`` for each new input.
 
-    def store_base_predictions(
-        connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image
-    ) -> None:
+    Two-phase (:class:`clarimap.server.processing.ProcessingStep`): the model predicts outside
+    the store's lock, and only the :data:`BASE_PREDICTIONS_KEPT` best concepts are written.
+    """
+    from clarimap.server.processing import ProcessingStep
+
+    def predict(image: Image.Image) -> list[tuple[str, float]]:
         model = zoo.require(model_id)
         data = model.predict([image], PredictConfig())[0]
         concepts = (data.get("concepts") or [])[:BASE_PREDICTIONS_KEPT]
+        return [(str(concept["id"]), float(concept["value"])) for concept in concepts]
+
+    def store(connection: sqlite3.Connection, seq: int, app_pk: int, result: Any) -> None:
         connection.execute(
             "DELETE FROM input_predictions WHERE seq = ? AND model_id = ?", (seq, model_id)
         )
         connection.executemany(
             "INSERT OR REPLACE INTO input_predictions (seq, model_id, concept_id, value) "
             "VALUES (?, ?, ?, ?)",
-            [(seq, model_id, concept["id"], float(concept["value"])) for concept in concepts],
+            [(seq, model_id, concept_id, value) for concept_id, value in result],
         )
 
-    return store_base_predictions
+    return ProcessingStep(name=f"base-predictions ({model_id})", compute=predict, write=store)

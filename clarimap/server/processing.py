@@ -9,15 +9,40 @@ The life of an input (wire reference, section 2, input codes):
 
 * created: ``30001`` pending (``31001`` for a video);
 * picked up for a download: ``30003`` in progress;
-* success: ``30000`` (``31000`` for a video) in the same transaction that stores the bytes, their
-  width/height/format, and runs every ``server.processing_steps`` callback
-  ``step(connection, seq, app_pk, image)`` with the decoded (cropped, RGB) PIL image; for a
-  video, the image is its first decoded frame, so videos are embedded, get base predictions and
-  are found by visual search like images;
+* success: ``30000`` (``31000`` for a video), written in one transaction with the bytes, their
+  width/height/format, and what every processing step computed (below);
 * failure: ``30002`` download failed (``31002`` for a video), ``30101`` bytes that are not an
   image Pillow can decode, ``31101`` bytes that are not a video PyAV can decode (no known
   container, or a known container holding no decodable video stream), ``99009`` a processing
-  step raised (logged with its traceback); ``status.details`` says what happened.
+  step raised (logged with its traceback; nothing any step computed is written);
+  ``status.details`` says what happened.
+
+Processing steps (``server.processing_steps``, a list plugins append to before the processor
+starts) see each decoded input as an RGB PIL image: the image after its ``crop``, or a video's
+first decoded frame, so videos are embedded, get base predictions and are found by visual search
+like images. Processing an input has two phases, so that model inference never holds the store:
+
+1. compute, outside any transaction and without the store's lock (requests are answered
+   meanwhile): the bytes are downloaded or read, decoded, and every two-phase step's
+   ``compute(image) -> result`` runs (a model's inference);
+2. write, in one short transaction: the processor checks that the input still exists, is still
+   pending and is the same input (not deleted and another created under the same ``seq``: the
+   ``id`` and ``created_at`` it read are compared); if not, the results are dropped. Otherwise
+   it stores the bytes and the status, and calls every step's
+   ``write(connection, seq, app_pk, result)`` with what its ``compute`` returned.
+
+A two-phase step is a :class:`ProcessingStep` (``name``, ``compute``, ``write``); ``compute`` may
+run in several threads at once (a server with ``background=False`` processes in its request
+threads) and must not touch the store; ``write`` must only write (an ``INSERT``/``DELETE`` of a
+few rows). A step that raises in either phase fails the input with ``99009`` naming the step, and
+nothing is written but that status. Calling a :class:`ProcessingStep` with
+``(connection, seq, app_pk, image)`` runs both phases at once inside the caller's transaction
+(re-processing in tools and tests). Any other callable in the list is a one-phase step,
+``step(connection, seq, app_pk, image)``, called in the write transaction: keep those cheap, as
+every request waits for them.
+
+A server stopped or killed between the two phases has written nothing: the input is still
+pending and is processed again when the server starts.
 
 Videos are opened with PyAV (``av``, a dependency of the ``server`` extra) and their first frame
 decoded; without PyAV, processing falls back to checking the container's magic bytes (logged as
@@ -35,10 +60,11 @@ import io
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -70,6 +96,40 @@ class ProcessingError(Exception):
         super().__init__(details)
         self.code = code
         self.details = details
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessingStep:
+    """A two-phase processing step: ``compute`` outside the store's lock, then ``write`` in it."""
+
+    #: What the step is called in logs and in the ``99009`` details when it fails.
+    name: str
+    #: ``compute(image) -> result``: the slow part (a model's inference); never touches the store.
+    compute: Callable[[Image.Image], Any]
+    #: ``write(connection, seq, app_pk, result)``: stores ``result`` for input ``seq`` (inside
+    #: the transaction that marks the input processed).
+    write: Callable[[sqlite3.Connection, int, int, Any], None]
+
+    def __call__(
+        self, connection: sqlite3.Connection, seq: int, app_pk: int, image: Image.Image
+    ) -> None:
+        """Both phases at once, inside the caller's transaction (re-processing an input)."""
+        self.write(connection, seq, app_pk, self.compute(image))
+
+
+def step_name(step: Callable[..., None]) -> str:
+    """The name of a processing step, for logs and failure details."""
+    if isinstance(step, ProcessingStep):
+        return step.name
+    return str(getattr(step, "__qualname__", None) or repr(step))
+
+
+class _StepFailed(Exception):
+    """A processing step raised: its name and the error, for the ``99009`` details."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(f"processing step {name} failed: {type(error).__name__}: {error}")
+        self.name = name
 
 
 def pending_code(kind: str) -> int:
@@ -362,16 +422,22 @@ class InputProcessor:
     # -- one input ----------------------------------------------------------------------------
 
     def process(self, seq: int) -> None:
-        """Process input ``seq`` now if it is still pending (a no-op otherwise)."""
+        """Process input ``seq`` now if it is still pending (a no-op otherwise).
+
+        Phase 1 (download, decode, every step's ``compute``) holds no lock; phase 2
+        (:meth:`_finish`) writes everything in one short transaction.
+        """
         store = self.server.store
         with store.read() as connection:
             row = connection.execute(
-                "SELECT i.app, i.kind, i.url, i.media, i.status_code, b.bytes FROM inputs i "
-                "LEFT JOIN input_blobs b ON b.seq = i.seq WHERE i.seq = ?",
+                "SELECT i.app, i.id, i.created_at, i.kind, i.url, i.media, i.status_code, "
+                "b.bytes FROM inputs i LEFT JOIN input_blobs b ON b.seq = i.seq WHERE i.seq = ?",
                 (seq,),
             ).fetchone()
         if row is None or row["status_code"] not in PENDING_CODES:
             return
+        identity = (str(row["id"]), str(row["created_at"]))
+        app_pk = int(row["app"])
         kind = str(row["kind"])
         data: bytes | None = row["bytes"]
         failure_code = (
@@ -380,7 +446,7 @@ class InputProcessor:
         try:
             if data is None:
                 url = str(row["url"] or "")
-                self._set_status(seq, status.INPUT_DOWNLOAD_IN_PROGRESS, "", only_pending=True)
+                self._set_status(seq, identity, status.INPUT_DOWNLOAD_IN_PROGRESS, "")
                 data = download(
                     url,
                     timeout=self.server.download_timeout,
@@ -390,7 +456,8 @@ class InputProcessor:
             if kind == "video":
                 video = decode_video(data)
                 if video is None:  # no PyAV: the magic bytes were checked, nothing decoded
-                    self._finish(seq, int(row["app"]), data, None, check_video(data), None)
+                    blob = _Blob(data, None, check_video(data))
+                    self._finish(seq, identity, app_pk, blob, None, [], code=VIDEO_SUCCESS)
                     return
                 log.debug(
                     "input seq %s: %s video %dx%d, %s ms, %s frames",
@@ -401,89 +468,113 @@ class InputProcessor:
                     video.duration_ms,
                     video.frame_count,
                 )
-                self._finish(
-                    seq,
-                    int(row["app"]),
-                    data,
-                    (video.width, video.height),
-                    video.container,
-                    video.first_frame,
-                    code=VIDEO_SUCCESS,
-                )
-                return
-            image = decode_image(data)
-            media = _json_object(row["media"])
-            width, height = image.size
-            prepared = image if image.mode == "RGB" else image.convert("RGB")
-            box = crop_box(media.get("crop"), width, height)
-            if box is not None:
-                prepared = prepared.crop(box)
-            self._finish(seq, int(row["app"]), data, (width, height), image.format or "", prepared)
+                blob = _Blob(data, (video.width, video.height), video.container)
+                image, code = video.first_frame, VIDEO_SUCCESS
+            else:
+                decoded = decode_image(data)
+                media = _json_object(row["media"])
+                width, height = decoded.size
+                image = decoded if decoded.mode == "RGB" else decoded.convert("RGB")
+                box = crop_box(media.get("crop"), width, height)
+                if box is not None:
+                    image = image.crop(box)
+                blob = _Blob(data, (width, height), decoded.format or "")
+                code = status.INPUT_DOWNLOAD_SUCCESS
         except ProcessingError as error:
-            self._set_status(seq, error.code, error.details, only_pending=True)
+            self._set_status(seq, identity, error.code, error.details)
+            return
+        steps = list(self.server.processing_steps)
+        try:
+            computed = [(step, _compute(step, image)) for step in steps]
+            self._finish(seq, identity, app_pk, blob, image, computed, code=code)
+        except _StepFailed as failure:
+            log.error(
+                "processing step %s failed on input seq %s\n%s",
+                failure.name,
+                seq,
+                traceback.format_exc(),
+            )
+            self._set_status(seq, identity, status.INTERNAL_UNCATEGORIZED, str(failure))
 
     def _finish(
         self,
         seq: int,
+        identity: tuple[str, str],
         app_pk: int,
-        data: bytes,
-        size: tuple[int, int] | None,
-        media_format: str,
+        blob: _Blob,
         image: Image.Image | None,
+        computed: Sequence[tuple[Callable[..., None], Any]],
         *,
-        code: int | None = None,
+        code: int,
     ) -> None:
-        """Store the bytes, mark the input processed and run the steps, in one transaction.
+        """Phase 2: store the bytes, the status ``code`` and every step's result, in one transaction.
 
-        The steps run on ``image`` (an image input, or a video's first frame); ``code`` is the
-        success status (by default 30000 with an image, 31000 without: a video not decoded).
+        Nothing is written when the input was deleted, processed or replaced meanwhile; a step
+        whose ``write`` raises rolls everything back (``_StepFailed``).
         """
-        if code is None:
-            code = status.INPUT_DOWNLOAD_SUCCESS if image is not None else VIDEO_SUCCESS
-        step_name = ""
-        try:
-            with self.server.store.transaction() as connection:
-                current = connection.execute(
-                    "SELECT status_code FROM inputs WHERE seq = ?", (seq,)
-                ).fetchone()
-                if current is None or current[0] not in PENDING_CODES:
-                    return  # deleted (or processed) meanwhile
-                width, height = size if size is not None else (None, None)
-                connection.execute(
-                    "INSERT OR REPLACE INTO input_blobs (seq, bytes, width, height, format) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (seq, data, width, height, media_format),
-                )
-                connection.execute(
-                    "UPDATE inputs SET status_code = ?, status_details = '' WHERE seq = ?",
-                    (code, seq),
-                )
-                if image is not None:
-                    for step in list(self.server.processing_steps):
-                        step_name = getattr(step, "__qualname__", repr(step))
-                        step(connection, seq, app_pk, image)
-        except Exception as error:
-            log.error(
-                "processing step %s failed on input seq %s\n%s",
-                step_name,
-                seq,
-                traceback.format_exc(),
-            )
-            self._set_status(
-                seq,
-                status.INTERNAL_UNCATEGORIZED,
-                f"processing step {step_name} failed: {type(error).__name__}: {error}",
-                only_pending=True,
-            )
-
-    def _set_status(self, seq: int, code: int, details: str, *, only_pending: bool) -> None:
-        placeholders = ",".join("?" * len(PENDING_CODES))
-        condition = f" AND status_code IN ({placeholders})" if only_pending else ""
         with self.server.store.transaction() as connection:
+            if not _still_pending(connection, seq, identity):
+                return  # deleted, processed or replaced meanwhile: the results are dropped
+            width, height = blob.size if blob.size is not None else (None, None)
             connection.execute(
-                f"UPDATE inputs SET status_code = ?, status_details = ? WHERE seq = ?{condition}",
-                (code, details, seq, *(PENDING_CODES if only_pending else ())),
+                "INSERT OR REPLACE INTO input_blobs (seq, bytes, width, height, format) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (seq, blob.data, width, height, blob.media_format),
             )
+            connection.execute(
+                "UPDATE inputs SET status_code = ?, status_details = '' WHERE seq = ?",
+                (code, seq),
+            )
+            for step, result in computed:
+                try:
+                    if isinstance(step, ProcessingStep):
+                        step.write(connection, seq, app_pk, result)
+                    else:  # a one-phase step: it runs here, on the image
+                        step(connection, seq, app_pk, image)
+                except Exception as error:
+                    raise _StepFailed(step_name(step), error) from error
+
+    def _set_status(self, seq: int, identity: tuple[str, str], code: int, details: str) -> None:
+        """Set the status of input ``seq`` if it is still the same input and still pending."""
+        with self.server.store.transaction() as connection:
+            if _still_pending(connection, seq, identity):
+                connection.execute(
+                    "UPDATE inputs SET status_code = ?, status_details = ? WHERE seq = ?",
+                    (code, details, seq),
+                )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Blob:
+    """The bytes of an input and what decoding found: what phase 2 stores in ``input_blobs``."""
+
+    data: bytes
+    size: tuple[int, int] | None
+    media_format: str
+
+
+_ONE_PHASE = object()
+"""The phase-1 result of a one-phase step (it runs in phase 2)."""
+
+
+def _compute(step: Callable[..., None], image: Image.Image) -> Any:
+    """Phase 1 of ``step`` on ``image`` (no lock held); ``_StepFailed`` if it raises."""
+    if not isinstance(step, ProcessingStep):
+        return _ONE_PHASE
+    try:
+        return step.compute(image)
+    except Exception as error:
+        raise _StepFailed(step.name, error) from error
+
+
+def _still_pending(connection: sqlite3.Connection, seq: int, identity: tuple[str, str]) -> bool:
+    """Whether input ``seq`` is still the input ``identity`` (id, created_at), still pending."""
+    row = connection.execute(
+        "SELECT id, created_at, status_code FROM inputs WHERE seq = ?", (seq,)
+    ).fetchone()
+    return (
+        row is not None and (str(row[0]), str(row[1])) == identity and int(row[2]) in PENDING_CODES
+    )
 
 
 def _json_object(text: Any) -> dict[str, Any]:

@@ -7,14 +7,17 @@ test); an unreachable URL is a closed loopback port.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import io
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
 from clarimap.server import create_app, processing
@@ -449,3 +452,161 @@ def test_a_video_input_can_be_the_query_of_a_visual_search(
     assert code == 200, body
     hits = [hit["input"]["id"] for hit in body["hits"]]
     assert hits[:2] == ["clip", "red"] and hits[2] == "blue"
+
+
+# -- two-phase processing: the models run outside the store's lock ----------------------------
+
+GATE_TIMEOUT = 30.0  # seconds a blocked step or a blocked request waits before the test fails
+
+
+def reader_for(api: Api) -> Api:
+    """Another client of the same server, with a session of its own (for another thread)."""
+    if api.base_url.startswith("local://"):
+        return Api(api.base_url, local_session(api.base_url, app=api.server), api.server)
+    return Api(api.base_url, requests.Session(), api.server)
+
+
+class GatedStep:
+    """A two-phase step whose ``compute`` blocks until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.step = processing.ProcessingStep(name="gated", compute=self.compute, write=self.write)
+
+    def compute(self, image: Image.Image) -> bytes:
+        self.entered.set()
+        if not self.gate.wait(GATE_TIMEOUT):
+            raise TimeoutError("the test never opened the gate")
+        return bytes([image.size[0] % 256])
+
+    def write(self, connection: sqlite3.Connection, seq: int, app_pk: int, result: bytes) -> None:
+        connection.execute(
+            "INSERT INTO input_embeddings (seq, model_id, vector) VALUES (?, 'gated', ?)",
+            (seq, result),
+        )
+
+
+def upload_in_thread(api: Api, gated: GatedStep, input_id: str) -> concurrent.futures.Future[Any]:
+    """Post one input from another thread; return once its step is blocked in ``compute``."""
+    uploader = reader_for(api)
+    item = {"id": input_id, "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    posted = pool.submit(uploader.post, "inputs", {"inputs": [item]})
+    pool.shutdown(wait=False)
+    assert gated.entered.wait(GATE_TIMEOUT), "the processing step never started"
+    return posted
+
+
+def test_requests_are_answered_while_a_step_computes(api: Api) -> None:
+    code, _ = api.post(
+        "inputs",
+        {"inputs": [{"id": "ready", "data": {"image": {"base64": b64(SAMPLES / "cat.jpg")}}}]},
+    )
+    assert code == 200
+    gated = GatedStep()
+    api.server.processing_steps.append(gated.step)
+    reader = reader_for(api)
+    search = {"searches": [{"query": {"ranks": [{"annotation": {"input_id": "ready"}}]}}]}
+    try:
+        posted = upload_in_thread(api, gated, "slow")  # inline server: processed in the POST
+
+        def read_while_blocked() -> tuple[Any, ...]:
+            return (
+                reader.get("inputs/ready"),
+                reader.get("inputs/slow"),
+                reader.post("inputs/searches", search),
+            )
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        reads = pool.submit(read_while_blocked)
+        pool.shutdown(wait=False)
+        # Before two-phase processing, these waited for the store lock the step held: the
+        # test fails here after GATE_TIMEOUT instead of hanging.
+        (ready_code, ready), (slow_code, slow), (found_code, found) = reads.result(GATE_TIMEOUT)
+        assert gated.entered.is_set() and not gated.gate.is_set()  # still mid-processing
+        assert ready_code == 200 and ready["input"]["status"]["code"] == 30000
+        assert slow_code == 200 and slow["input"]["status"]["code"] == 30001
+        assert found_code == 200 and [hit["input"]["id"] for hit in found["hits"]] == ["ready"]
+    finally:
+        gated.gate.set()
+    code, body = posted.result(GATE_TIMEOUT)
+    assert code == 200 and body["inputs"][0]["status"]["code"] == 30000
+    with api.server.store.read() as connection:
+        written = connection.execute(
+            "SELECT i.id, e.vector FROM input_embeddings e JOIN inputs i ON i.seq = e.seq "
+            "WHERE e.model_id = 'gated'"
+        ).fetchall()
+        assert [tuple(row) for row in written] == [("slow", bytes([40]))]
+    code, found = api.post("inputs/searches", search)
+    assert sorted(hit["input"]["id"] for hit in found["hits"]) == ["ready", "slow"]
+
+
+def test_an_input_deleted_while_its_steps_compute_gets_no_results(api: Api) -> None:
+    gated = GatedStep()
+    api.server.processing_steps.append(gated.step)
+    try:
+        posted = upload_in_thread(api, gated, "gone")
+        assert reader_for(api).delete("inputs/gone")[0] == 200
+    finally:
+        gated.gate.set()
+    posted.result(GATE_TIMEOUT)
+    with api.server.store.read() as connection:
+        for table in ("inputs", "input_blobs", "input_embeddings", "input_embedding_changes"):
+            rows = connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            # input_embedding_changes: nothing was ever written for the deleted input
+            assert rows == 0, table
+
+
+def test_an_input_replaced_under_the_same_seq_gets_no_results_of_the_old_one(api: Api) -> None:
+    gated = GatedStep()
+    api.server.processing_steps.append(gated.step)
+    try:
+        posted = upload_in_thread(api, gated, "first")
+        with api.server.store.read() as connection:
+            first_seq = connection.execute("SELECT seq FROM inputs").fetchone()[0]
+        with api.server.store.transaction() as connection:  # deleted and another one stored
+            connection.execute("DELETE FROM inputs WHERE seq = ?", (first_seq,))
+            connection.execute(
+                "INSERT INTO inputs (seq, app, id, kind, media, data, status_code, created_at, "
+                "modified_at) SELECT ?, pk, 'first', 'image', '{}', '{}', 30001, 'later', "
+                "'later' FROM apps",
+                (first_seq,),
+            )
+    finally:
+        gated.gate.set()
+    posted.result(GATE_TIMEOUT)
+    with api.server.store.read() as connection:
+        assert [row[0] for row in connection.execute("SELECT status_code FROM inputs")] == [30001]
+        assert connection.execute("SELECT COUNT(*) FROM input_embeddings").fetchone()[0] == 0
+        assert connection.execute("SELECT COUNT(*) FROM input_blobs").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("phase", ["compute", "write"])
+def test_a_two_phase_step_failing_in_either_phase_writes_nothing(api: Api, phase: str) -> None:
+    def compute(image: Image.Image) -> str:
+        if phase == "compute":
+            raise RuntimeError("out of memory")
+        return "result"
+
+    def write(connection: sqlite3.Connection, seq: int, app_pk: int, result: str) -> None:
+        connection.execute(
+            "INSERT INTO input_embeddings (seq, model_id, vector) VALUES (?, 'test', x'00')", (seq,)
+        )
+        raise RuntimeError("disk on fire")
+
+    api.server.processing_steps.append(processing.ProcessingStep("fragile", compute, write))
+    item = {"id": "x", "data": {"image": {"base64": base64.b64encode(png_bytes()).decode()}}}
+    code, body = api.post("inputs", {"inputs": [item]})
+    assert code == 400
+    status = body["inputs"][0]["status"]
+    assert status["code"] == 99009
+    reason = "out of memory" if phase == "compute" else "disk on fire"
+    assert status["details"] == f"processing step fragile failed: RuntimeError: {reason}"
+    with api.server.store.read() as connection:
+        # neither the failing step's rows nor the base embedding computed before it
+        assert connection.execute("SELECT COUNT(*) FROM input_embeddings").fetchone()[0] == 0
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
