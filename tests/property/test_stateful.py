@@ -83,6 +83,10 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
             self.live: list[Input] = []  # in the session (new or stored), not deleted
             self.stored: set[str] = set()  # ids the server has
             self.deleted: set[str] = set()  # ids deleted by a flush
+            # Stored inputs deleted since the last flush, in deletion order (a dict, not a set:
+            # a set's order would change with the ids between a run and its replay, and
+            # hypothesis needs the same choices to mean the same steps).
+            self.pending_delete: dict[str, Input] = {}
 
         def teardown(self) -> None:
             self.session.close()
@@ -130,7 +134,7 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
             self.session.delete(photo)
             self.live.remove(photo)
             if photo.id in self.stored:
-                self.pending_delete = getattr(self, "pending_delete", set()) | {photo.id}
+                self.pending_delete[photo.id] = photo
 
         # -- metadata --------------------------------------------------------------------
 
@@ -201,20 +205,20 @@ def build_machine(connected: Connected) -> type[RuleBasedStateMachine]:
                     f"flush failed: {[(o.action, o.status) for o in error.failed]}"
                 ) from error
             self.stored |= {photo.id for photo in self.live}
-            self.deleted |= getattr(self, "pending_delete", set())
+            self.deleted |= set(self.pending_delete)
             self.stored -= self.deleted
-            self.pending_delete = set()
+            self.pending_delete = {}
             self.check_server_equals_session()
 
         @rule()
         def rollback(self) -> None:
             self.session.rollback()
             restored = [p for p in self.live if p.id in self.stored]
-            for photo_id in getattr(self, "pending_delete", set()):
-                if photo_id not in {p.id for p in restored}:
-                    restored.append(self.session.get(Input, photo_id))  # type: ignore[arg-type]
+            # un-deleted: the same objects, back in the session (held here, so the session's
+            # weak identity map cannot lose them to the garbage collector in between)
+            restored += [p for p in self.pending_delete.values() if p not in restored]
             self.live = restored
-            self.pending_delete = set()
+            self.pending_delete = {}
             self.check_server_equals_session()
 
         @invariant()
