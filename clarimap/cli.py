@@ -130,6 +130,14 @@ def add_serve_command(subparsers: Subparsers) -> None:
         default=8,
         help="worker threads answering requests (default: %(default)s)",
     )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help=(
+            "write a line per request to stderr: client, method and path, HTTP status, "
+            "Clarifai status code, time taken"
+        ),
+    )
     parser.set_defaults(handler=run_serve)
 
 
@@ -150,7 +158,13 @@ def run_serve(args: argparse.Namespace) -> int:
     server_app = create_app(database, api_keys=args.api_keys)
     try:
         try:
-            http_server = HTTPServer(server_app, args.host, args.port, threads=args.threads)
+            http_server = HTTPServer(
+                server_app,
+                args.host,
+                args.port,
+                threads=args.threads,
+                access_log=sys.stderr if args.access_log else None,
+            )
         except OSError as error:
             raise CommandError(
                 f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"

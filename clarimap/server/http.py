@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
 
 from clarimap.server import status
 from clarimap.server.app import ServerApp
@@ -19,13 +22,19 @@ class HTTPServer:
     """A waitress server for ``app``; ``url`` is known as soon as it is constructed."""
 
     def __init__(
-        self, app: ServerApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8
+        self,
+        app: ServerApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 8,
+        *,
+        access_log: TextIO | None = None,
     ) -> None:
         from waitress.server import create_server
 
         self.app = app
         self._server: Any = create_server(
-            app,
+            AccessLog(app, access_log) if access_log is not None else app,
             host=host,
             port=port,
             threads=threads,
@@ -119,3 +128,44 @@ def _json_error_channel() -> type:
         error_task_class = JSONErrorTask
 
     return JSONErrorChannel
+
+
+_STATUS_CODE = re.compile(rb'^\{"status":\{"code":(\d+)')
+
+
+class AccessLog:
+    """WSGI middleware writing one line per request to ``stream`` (``clarimap serve --access-log``).
+
+    ``127.0.0.1 "POST /v2/inputs" 200 10000 12.4ms``: the client, the request line, the HTTP
+    status, the Clarifai status code of the answer (``-`` when the body has none) and the time
+    the application took. Query strings are left out: they may carry ids a log need not keep.
+    """
+
+    def __init__(self, app: ServerApp, stream: TextIO) -> None:
+        self.app = app
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+
+        def recording_start_response(status_line: str, headers: Any, *rest: Any) -> Any:
+            seen["status"] = status_line.split(" ", 1)[0]
+            return start_response(status_line, headers, *rest)
+
+        body = list(self.app(environ, recording_start_response))
+        match = _STATUS_CODE.match(body[0]) if body else None
+        code = match.group(1).decode() if match else "-"
+        path = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")
+        line = (
+            f'{environ.get("REMOTE_ADDR", "-")} "{environ.get("REQUEST_METHOD", "-")} '
+            f'{str(path).split("?", 1)[0]}" {seen.get("status", "-")} {code} '
+            f"{(time.perf_counter() - started) * 1000:.1f}ms\n"
+        )
+        with self._lock:
+            self.stream.write(line)
+            self.stream.flush()
+        return body

@@ -306,3 +306,31 @@ def test_listing_inputs_uses_the_app_seq_index() -> None:
     store.close()
     assert "inputs_by_app_seq" in plan
     assert "TEMP B-TREE" not in plan
+
+
+def test_the_access_log_has_a_line_per_request() -> None:
+    import io
+
+    log = io.StringIO()
+    app = create_app(":memory:", background=False)
+    with HTTPServer(app, access_log=log) as server:
+        requests.get(f"{server.url}/v2/inputs?per_page=3", timeout=10)
+        requests.get(f"{server.url}/v2/inputs/missing", timeout=10)
+        requests.post(f"{server.url}/v2/concepts", data=b"{", timeout=10)
+    app.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith('127.0.0.1 "GET /v2/inputs" 200 10000 ')
+    assert "per_page" not in lines[0]  # query strings are left out
+    assert lines[1].startswith('127.0.0.1 "GET /v2/inputs/missing" 404 30102 ')
+    assert lines[2].startswith('127.0.0.1 "POST /v2/concepts" 400 11100 ')
+    assert all(line.endswith("ms") for line in lines)
+
+
+def test_serve_writes_the_access_log_to_stderr() -> None:
+    from tests.serve_process import ServeProcess
+
+    with ServeProcess(extra_args=["--access-log"]) as served:
+        assert requests.get(f"{served.url}/v2/models?per_page=1", timeout=10).status_code == 200
+        assert served.stop() == 0
+        assert '"GET /v2/models" 200 10000 ' in served.stderr()
