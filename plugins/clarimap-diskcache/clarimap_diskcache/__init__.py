@@ -101,7 +101,7 @@ class SQLiteModelCache(MutableMapping[str, str]):
         with closing(self._connect()) as connection:
             if connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
                 return
-            connection.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(connection)
             connection.execute("BEGIN IMMEDIATE")  # one process creates, the others wait
             try:
                 for statement in _SCHEMA.split(";"):
@@ -171,3 +171,20 @@ def clarimap_model_cache(scope: str) -> MutableMapping[str, str] | None:
     if scope.startswith("local://"):
         return None
     return SQLiteModelCache(default_path(), scope, ttl=default_ttl())
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting for other processes doing the same.
+
+    SQLite answers "database is locked" at once, without its busy handler, when two
+    connections switch a new file's journal mode together; retry until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)

@@ -156,3 +156,32 @@ def test_local_servers_keep_the_in_memory_cache(cache_file: Path) -> None:
 
     assert isinstance(plugins.model_cache("local://:memory:"), LockedTTLCache)
     assert not cache_file.exists()
+
+
+def test_caches_opened_at_once_on_a_new_file(tmp_path: Path) -> None:
+    """Two connections that create the file together: neither fails with 'database is locked'."""
+    import threading
+
+    for round_number in range(30):
+        path = tmp_path / f"new-{round_number}.sqlite3"
+        barrier = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def open_cache(
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            barrier.wait()
+            try:
+                SQLiteModelCache(path, SCOPE)["general"] = "id1"
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=open_cache) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, f"round {round_number}: {errors!r}"
+        assert SQLiteModelCache(path, SCOPE)["general"] == "id1"
