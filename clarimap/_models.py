@@ -169,6 +169,10 @@ def output_config(
         raise ValidationError(f"language must be a language code such as 'en', got {language!r}")
     if isinstance(select_concepts, str):
         raise ValidationError("select_concepts must be a list of concept ids, not one string")
+    if select_concepts is not None and not isinstance(select_concepts, Iterable):
+        raise ValidationError(
+            f"select_concepts must be a list of concept ids, got {type(select_concepts).__name__}"
+        )
     selected = [
         check_id(item.id if isinstance(item, Concept) else item, "select_concepts item")
         for item in select_concepts or ()

@@ -152,10 +152,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CommandError(f"--threads {args.threads}: give at least 1")
     database = database_path(args.data)
 
+    from clarimap.errors import ConfigurationError
     from clarimap.server import create_app
     from clarimap.server.http import HTTPServer
 
-    server_app = create_app(database, api_keys=args.api_keys)
+    try:
+        server_app = create_app(database, api_keys=args.api_keys)
+    except ConfigurationError as error:  # the directory exists but takes no database
+        raise CommandError(f"--data {args.data}: {error}") from None
     try:
         try:
             http_server = HTTPServer(

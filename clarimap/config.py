@@ -121,8 +121,13 @@ def write_config(
     file = Path(path) if path is not None else config_path()
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
+    if file.is_dir():
+        raise ConfigurationError(f"cannot write the config file {file}: it is a directory")
     if file.is_file():
-        parser.read(file, encoding="utf-8")
+        try:
+            parser.read(file, encoding="utf-8")
+        except configparser.Error as error:
+            raise ConfigurationError(f"{file} is not a valid config file: {error}") from None
     if not parser.has_section(SECTION):
         parser.add_section(SECTION)
     given = {
@@ -142,13 +147,19 @@ def write_config(
                 parser.remove_option(SECTION, existing)
         if value:
             parser.set(SECTION, ENV_NAMES[name], value)
-    file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".config-")
+    try:
+        file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".config-")
+    except OSError as error:
+        raise ConfigurationError(f"cannot write the config file {file}: {error}") from None
     try:
         os.fchmod(handle, 0o600)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             parser.write(stream)
         os.replace(temporary, file)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise ConfigurationError(f"cannot write the config file {file}: {error}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

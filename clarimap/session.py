@@ -734,11 +734,16 @@ def connect(
     """
     from clarimap.transport.http import DEFAULT_TIMEOUT, HTTPTransport
 
+    if url is not None and not isinstance(url, str):
+        raise ValidationError(f"connect() needs a URL string, got {type(url).__name__} {url!r}")
     if url is not None and url.startswith("local://"):
         from clarimap.transport.wsgi import local_session
 
+        # "local://" alone is the in-memory server (see transport.wsgi.database_of); say so, as
+        # stripping its slashes would leave "local:", onto which no request path joins
+        base_url = "local://:memory:" if url == "local://" else url.rstrip("/")
         settings = Settings(
-            base_url=url.rstrip("/"), api_key=api_key, pat=pat, user_id=user_id, app_id=app_id
+            base_url=base_url, api_key=api_key, pat=pat, user_id=user_id, app_id=app_id
         )
         if local_app is not None:
             http_session = local_session(url, app=local_app)

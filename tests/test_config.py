@@ -94,3 +94,21 @@ def test_clarimap_config_command_writes_the_file(
     assert "cli-secret" not in out and "CLARIFAI_APP_ID = photos" in out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert read_config(path) == {"api_key": "cli-secret", "app_id": "photos"}
+
+
+def test_write_config_where_no_file_can_be_is_a_configuration_error(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("x")
+    with pytest.raises(ConfigurationError, match="it is a directory"):
+        write_config(api_key="k", path=tmp_path)
+    with pytest.raises(ConfigurationError, match="cannot write the config file"):
+        write_config(api_key="k", path=not_a_directory / "config")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file"]  # no temporary left
+
+
+def test_write_config_over_a_malformed_file_is_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("no section header\n")
+    with pytest.raises(ConfigurationError, match="is not a valid config file"):
+        write_config(api_key="k", path=config)
+    assert config.read_text() == "no section header\n"

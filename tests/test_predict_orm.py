@@ -81,6 +81,12 @@ def test_options_min_value_and_select_concepts(connected: Connected) -> None:
 
 
 @needs_models
+def test_select_concepts_that_is_no_list_is_a_validation_error(connected: Connected) -> None:
+    with pytest.raises(ValidationError, match="select_concepts must be a list of concept ids"):
+        get_model(connected, GENERAL).predict(SAMPLES / "cat.jpg", select_concepts=5)  # type: ignore[arg-type]
+
+
+@needs_models
 def test_a_language_the_model_lacks_is_an_invalid_argument(connected: Connected) -> None:
     with pytest.raises(InvalidArgument) as raised:
         get_model(connected, GENERAL).predict(SAMPLES / "cat.jpg", language="zh")

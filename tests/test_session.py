@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import gc
 import math
+from pathlib import Path
 
 import pytest
 
+import clarimap
 from clarimap import (
     ConceptAnnotation,
+    ConfigurationError,
     FlushError,
     GeoPoint,
     Image,
@@ -414,3 +417,30 @@ def test_an_object_with_unsent_edits_keeps_them_when_queried(connected: Connecte
     assert found is photo
     assert photo.metadata["owner"] == "bob"
     assert photo in session.dirty
+
+
+# -- connect: bad URLs get typed errors ------------------------------------------------------
+
+
+def test_connect_rejects_a_url_that_is_not_a_string() -> None:
+    with pytest.raises(ValidationError, match="needs a URL string, got int 123"):
+        clarimap.connect(123)  # type: ignore[arg-type]
+
+
+def test_connect_local_with_no_path_is_the_in_memory_server() -> None:
+    session = clarimap.connect("local://")
+    session.add(Input(id="alone", image=Image(base64=tiny_png(1))))
+    session.commit()
+    assert [found.id for found in session.query(Input).all()] == ["alone"]
+
+
+@pytest.mark.parametrize("where", ["directory", "not-a-database"])
+def test_connect_local_to_a_path_that_takes_no_database_is_a_configuration_error(
+    tmp_path: Path, where: str
+) -> None:
+    target = tmp_path
+    if where == "not-a-database":
+        target = tmp_path / "notes.txt"
+        target.write_text("not sqlite\n" * 200)
+    with pytest.raises(ConfigurationError, match=f"cannot open the database {target}"):
+        clarimap.connect(f"local://{target}").query(Input).all()

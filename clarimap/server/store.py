@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from clarimap.errors import ConfigurationError
+
 MIGRATIONS: list[str] = [
     # version 1
     """
@@ -227,15 +229,25 @@ class Store:
     def open(cls, path: str | Path = ":memory:") -> Store:
         """Open (creating and migrating as needed) the database at ``path``, or one in memory."""
         target = str(path)
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA foreign_keys = ON")
-        if target != ":memory:":
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            _use_wal(connection)
-            connection.execute("PRAGMA synchronous = FULL")
+        connection: sqlite3.Connection | None = None
+        try:
+            if target != ":memory:":
+                if Path(target).is_dir():
+                    raise ConfigurationError(
+                        f"cannot open the database {target}: it is a directory, not a file"
+                    )
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA foreign_keys = ON")
+            if target != ":memory:":
+                connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                _use_wal(connection)
+                connection.execute("PRAGMA synchronous = FULL")
+        except (OSError, sqlite3.DatabaseError) as error:  # unwritable place, not a database...
+            if connection is not None:
+                connection.close()
+            raise ConfigurationError(f"cannot open the database {target}: {error}") from None
         store = cls(connection, target)
         store._migrate()
         return store

@@ -229,3 +229,11 @@ def test_demo_exits_non_zero_when_a_step_fails(capsys: pytest.CaptureFixture[str
     text = out.getvalue()
     assert "FAILED: step 2 (Ask for an input that does not exist): QueryError" in text
     assert "Demo finished" not in text
+
+
+def test_serve_reports_a_data_directory_that_takes_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "clarimap.sqlite3").mkdir()  # the database's place is taken by a directory
+    assert cli.main(["serve", "--port", "0", "--data", str(tmp_path)]) == 1
+    assert "cannot open the database" in capsys.readouterr().err
