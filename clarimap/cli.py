@@ -64,17 +64,20 @@ def port_number(text: str) -> int:
     return port
 
 
-def database_path(data: str | None) -> str:
-    """The SQLite database for a ``--data`` value: ``DIR/clarimap.sqlite3``, or ``:memory:``."""
+def database_path(data: str | None, option: str = "--data") -> str:
+    """The SQLite database for a ``--data`` value: ``DIR/clarimap.sqlite3``, or ``:memory:``.
+
+    ``option`` names the command-line option in error messages.
+    """
     if data is None or data == ":memory:":
         return ":memory:"
     directory = Path(data).expanduser()
     if directory.exists() and not directory.is_dir():
-        raise CommandError(f"--data {data}: not a directory")
+        raise CommandError(f"{option} {data}: not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CommandError(f"--data {data}: cannot create the directory: {error}") from None
+        raise CommandError(f"{option} {data}: cannot create the directory: {error}") from None
     return str(directory / DATABASE_FILE_NAME)
 
 
@@ -243,7 +246,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     if args.keep is None:
         return demo.run_demo(sys.stdout)
-    database = database_path(args.keep)
+    database = database_path(args.keep, "--keep")
     if Path(database).exists():
         raise CommandError(
             f"--keep {args.keep}: {database} already exists; give a new directory (or delete it)"

@@ -19,6 +19,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -104,6 +105,22 @@ def read_config(path: str | os.PathLike[str] | None = None) -> dict[str, str]:
     return found
 
 
+def check_base_url(url: str) -> None:
+    """Raise :class:`ConfigurationError` unless ``url`` has the shape ``scheme://...``.
+
+    ``http``/``https`` URLs also need a host. Other schemes (``local://PATH``, or one a
+    transport plugin serves) are checked when :func:`clarimap.connect` picks the transport.
+    """
+    scheme, separator, _ = url.partition("://")
+    if not separator or not scheme.isascii() or not scheme.replace("+", "").isalnum():
+        raise ConfigurationError(
+            f"CLARIFAI_API_BASE {url!r} is not a URL: expected scheme://..., "
+            "for example https://api.clarifai.com or local://./data"
+        )
+    if scheme.lower() in ("http", "https") and not urlsplit(url).hostname:
+        raise ConfigurationError(f"CLARIFAI_API_BASE {url!r} has no host")
+
+
 def write_config(
     *,
     api_key: str | None = None,
@@ -142,6 +159,8 @@ def write_config(
             continue
         if "\n" in value or "\r" in value:
             raise ConfigurationError(f"{ENV_NAMES[name]} must be one line")
+        if name == "base_url" and value:
+            check_base_url(value)
         for existing in list(parser.options(SECTION)):
             if existing.upper() == ENV_NAMES[name]:
                 parser.remove_option(SECTION, existing)

@@ -112,3 +112,42 @@ def test_write_config_over_a_malformed_file_is_a_configuration_error(tmp_path: P
     with pytest.raises(ConfigurationError, match="is not a valid config file"):
         write_config(api_key="k", path=config)
     assert config.read_text() == "no section header\n"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "complaint"),
+    [
+        ("ftp:/nonsense", "is not a URL"),
+        ("api.clarifai.com", "is not a URL"),
+        ("://host", "is not a URL"),
+        ("https://", "has no host"),
+        ("http:///v2", "has no host"),
+    ],
+)
+def test_write_config_refuses_a_base_url_that_is_not_one(
+    tmp_path: Path, base_url: str, complaint: str
+) -> None:
+    config = tmp_path / "config"
+    write_config(api_key="k", path=config)
+    with pytest.raises(ConfigurationError, match=complaint):
+        write_config(base_url=base_url, path=config)
+    assert read_config(config) == {"api_key": "k"}  # the file is left as it was
+
+
+@pytest.mark.parametrize(
+    "base_url", ["https://api.clarifai.com", "http://127.0.0.1:8080", "local://./data"]
+)
+def test_write_config_takes_http_and_local_base_urls(tmp_path: Path, base_url: str) -> None:
+    config = write_config(base_url=base_url, path=tmp_path / "config")
+    assert read_config(config) == {"base_url": base_url}
+
+
+def test_clarimap_config_command_reports_a_bad_base_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from clarimap.cli import main
+
+    path = tmp_path / "config"
+    assert main(["config", "--base-url", "ftp:/nonsense", "--path", str(path)]) == 1
+    assert "CLARIFAI_API_BASE 'ftp:/nonsense' is not a URL" in capsys.readouterr().err
+    assert not path.exists()

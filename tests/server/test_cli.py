@@ -215,6 +215,18 @@ def test_demo_keep_leaves_a_database_that_serve_opens(tmp_path: Path) -> None:
     assert "already exists" in again.stderr
 
 
+def test_demo_keep_names_its_option_when_the_folder_cannot_hold_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "photo.jpg"
+    a_file.write_bytes(b"not a folder")
+    assert cli.main(["demo", "--keep", str(a_file)]) == 1
+    assert f"clarimap demo: error: --keep {a_file}: not a directory" in capsys.readouterr().err
+    assert cli.main(["demo", "--keep", str(a_file / "below")]) == 1
+    error = capsys.readouterr().err
+    assert f"--keep {a_file / 'below'}: cannot create the directory" in error
+
+
 def test_demo_exits_non_zero_when_a_step_fails(capsys: pytest.CaptureFixture[str]) -> None:
     import io
 
