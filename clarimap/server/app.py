@@ -106,6 +106,10 @@ class ServerApp:
                 ("Content-Length", str(len(payload))),
             ],
         )
+        if environ.get("REQUEST_METHOD", "").upper() == "HEAD":
+            # the headers GET would have sent, no body: waitress writes whatever the app
+            # returns, and a body after a HEAD answer would be read as the next answer
+            return []
         return [payload]
 
     def handle(self, environ: dict[str, Any]) -> Answer:
