@@ -53,6 +53,7 @@ class ServerApp:
         download_timeout: float = 10.0,
         max_download_bytes: int = 20 * 1024 * 1024,
         background: bool = True,
+        adopt_pending_after: float | None = None,
     ) -> None:
         self.store = store
         self.api_keys = frozenset(api_keys)
@@ -78,7 +79,11 @@ class ServerApp:
         self.base_embedding: embedding.EmbeddingModel = embedding.BUILTIN
         self.base_concept_model_id: str | None = None
         self.processing_steps.append(embedding.processing_step(self))
+        # adopt_pending_after: seconds before an idle worker processes inputs another process
+        # sharing the database left pending (default processing.ADOPT_AFTER_SECONDS)
         self.processor = InputProcessor(self, background=background)
+        if adopt_pending_after is not None:
+            self.processor.adopt_after = adopt_pending_after
 
     # -- WSGI ---------------------------------------------------------------------------------
 

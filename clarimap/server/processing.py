@@ -50,12 +50,18 @@ a warning once) and runs no steps on videos.
 
 Inputs left pending or in progress by a stopped or killed server are queued again by
 :meth:`InputProcessor.start`, which the first ``submit`` (or any inputs request) calls. Register
-processing steps before that, so that no input is processed without them.
+processing steps before that, so that no input is processed without them. When several servers
+share one database file, a worker that has been idle for ``adopt_after / 2`` seconds also takes
+the inputs that have been pending for more than ``adopt_after`` seconds (default
+:data:`ADOPT_AFTER_SECONDS`): those another process left behind when it stopped, so they do not
+wait for a restart. Processing is idempotent (phase 2 writes only while the input is still
+pending), so two processes taking the same input waste work but never write twice.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import logging
@@ -72,6 +78,7 @@ import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from clarimap.server import status
+from clarimap.server.store import timestamp
 
 if TYPE_CHECKING:
     from clarimap.server.app import ServerApp
@@ -336,12 +343,25 @@ def crop_box(crop: Any, width: int, height: int) -> tuple[int, int, int, int] | 
 # -- the processor -----------------------------------------------------------------------------
 
 
+ADOPT_AFTER_SECONDS = 60.0
+"""How long an input may stay pending before an idle worker takes it (see the module's doc)."""
+
+
 class InputProcessor:
     """Moves inputs from 30001 (pending) to 30000 (success) or a failure code."""
 
-    def __init__(self, server: ServerApp, *, background: bool = True) -> None:
+    def __init__(
+        self,
+        server: ServerApp,
+        *,
+        background: bool = True,
+        adopt_after: float = ADOPT_AFTER_SECONDS,
+    ) -> None:
         self.server = server
         self.background = background
+        self.adopt_after = adopt_after
+        # inputs whose processing raised here: left as they are, never adopted again
+        self._abandoned: set[int] = set()
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -356,15 +376,7 @@ class InputProcessor:
             if self._started or self._stopped:
                 return
             self._started = True
-            placeholders = ",".join("?" * len(PENDING_CODES))
-            with self.server.store.read() as connection:
-                leftover = [
-                    int(row[0])
-                    for row in connection.execute(
-                        f"SELECT seq FROM inputs WHERE status_code IN ({placeholders}) ORDER BY seq",
-                        PENDING_CODES,
-                    )
-                ]
+            leftover = self._pending_seqs()
             if self.background:
                 self._thread = threading.Thread(
                     target=self._work, name="clarimap-input-processing", daemon=True
@@ -407,14 +419,50 @@ class InputProcessor:
             self._thread.join(timeout=self.server.download_timeout + 5)
             self._thread = None
 
+    def _pending_seqs(self, created_before: str | None = None) -> list[int]:
+        """The pending inputs (``created_before``: only those created before that time)."""
+        placeholders = ",".join("?" * len(PENDING_CODES))
+        sql = f"SELECT seq FROM inputs WHERE status_code IN ({placeholders})"
+        parameters: tuple[Any, ...] = PENDING_CODES
+        if created_before is not None:
+            sql += " AND created_at < ?"
+            parameters += (created_before,)
+        with self.server.store.read() as connection:
+            rows = connection.execute(sql + " ORDER BY seq", parameters).fetchall()
+        return [int(row[0]) for row in rows if int(row[0]) not in self._abandoned]
+
+    def adopt_stale(self) -> int:
+        """Queue the inputs pending for over ``adopt_after`` seconds; returns how many.
+
+        The worker calls this when it has been idle for ``adopt_after / 2`` seconds: its own
+        queue is empty then, so what it finds was left by another process sharing the database.
+        """
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.adopt_after)
+        stale = self._pending_seqs(timestamp(cutoff))
+        if stale:
+            log.info("processing %d inputs left pending by another process", len(stale))
+            self._enqueue(stale)
+        return len(stale)
+
     def _work(self) -> None:
         while True:
-            seq = self._queue.get()
+            try:
+                seq = self._queue.get(timeout=max(self.adopt_after / 2, 0.05))
+            except queue.Empty:
+                if self._stopped:
+                    return
+                try:
+                    self.adopt_stale()
+                except Exception:  # a locked or closed database: try again when idle next
+                    log.warning("looking for stale pending inputs failed", exc_info=True)
+                continue
             try:
                 if seq is None or self._stopped:
                     return
                 self.process(seq)
             except Exception:
+                if seq is not None:
+                    self._abandoned.add(seq)
                 log.error("processing input seq %s failed\n%s", seq, traceback.format_exc())
             finally:
                 self._queue.task_done()

@@ -207,7 +207,12 @@ BUSY_TIMEOUT_MS = 10_000
 
 def now() -> str:
     """The current time as an RFC 3339 UTC timestamp with microseconds."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return timestamp(dt.datetime.now(dt.timezone.utc))
+
+
+def timestamp(moment: dt.datetime) -> str:
+    """``moment`` (aware, UTC) as stored: RFC 3339 with microseconds, so text order is time order."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def new_id() -> str:

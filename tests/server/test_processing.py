@@ -12,6 +12,7 @@ import io
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -416,6 +417,47 @@ def test_inputs_left_pending_are_processed_after_a_restart(tmp_path: Path, left_
     finally:
         session.close()
         restarted.close()
+
+
+def test_inputs_another_process_left_pending_are_adopted_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    """Two servers on one database: what the stopped one left pending, the other one processes."""
+    database = tmp_path / "shared.db"
+    stopped = create_app(str(database), background=True)
+    adopting = create_app(str(database), background=True, adopt_pending_after=0.5)
+    stopped.processor.stop()  # it takes uploads, but nothing it queues is processed
+    uploads = local_session(f"local://{database}", app=stopped)
+    reads = local_session(f"local://{database}", app=adopting)
+    try:
+        images = [base64.b64encode(png_bytes((40, height))).decode() for height in (20, 21, 22)]
+        created = uploads.post(
+            f"local://{database}/v2/inputs",
+            json={
+                "inputs": [
+                    {"id": f"left-{index}", "data": {"image": {"base64": image}}}
+                    for index, image in enumerate(images)
+                ]
+            },
+        )
+        assert created.status_code == 200, created.text
+        deadline = time.monotonic() + 60
+        while True:
+            counts = reads.get(f"local://{database}/v2/inputs/status").json()["counts"]
+            if counts["processed"] == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert counts == {"processed": 3, "to_process": 0, "errors": 0, "processing": 0}
+        for index in range(3):
+            item = reads.get(f"local://{database}/v2/inputs/left-{index}").json()["input"]
+            assert item["status"]["code"] == 30000
+            assert item["data"]["image"]["image_info"]["width"] == 40
+        assert adopting.processor.adopt_stale() == 0  # nothing is left to adopt
+    finally:
+        uploads.close()
+        reads.close()
+        stopped.close()
+        adopting.close()
 
 
 def test_video_containers_by_magic_bytes() -> None:
