@@ -608,6 +608,18 @@ _UNTRACKED = frozenset({"_session"})
 _TRACKING = [attrs.setters.convert, attrs.setters.validate, _on_change]
 
 
+_REPR_ITEMS = 5
+"""How many items of a long list a repr shows (a public model has a thousand concepts)."""
+
+
+def _short_list_repr(items: Sequence[Any]) -> str:
+    """``repr`` of a list, cut to its first few items and a count of the rest when long."""
+    if len(items) <= _REPR_ITEMS * 2:
+        return repr(items)
+    shown = ", ".join(repr(item) for item in items[:_REPR_ITEMS])
+    return f"[{shown}, ... {len(items) - _REPR_ITEMS} more]"
+
+
 def _session_field() -> Any:
     """The private ``_session`` field of mapped entities (not in init, repr or equality)."""
     return attrs.field(
@@ -766,6 +778,7 @@ class Model:
     concepts: list[Concept] = attrs.field(
         factory=list,
         converter=_tracked_list(_concept, "concepts"),  # type: ignore[misc]
+        repr=_short_list_repr,
     )
     concepts_mutually_exclusive: bool = attrs.field(default=False, validator=_instance_of(bool))
     closed_environment: bool = attrs.field(default=False, validator=_instance_of(bool))

@@ -126,3 +126,13 @@ def test_public_names_are_sorted_and_complete() -> None:
     public = {name for module in (entities, errors) for name in module.__all__} - {"new_id"}
     assert public <= set(clarimap.__all__)
     assert all(hasattr(clarimap, name) for name in clarimap.__all__)
+
+
+def test_a_model_repr_shows_a_few_of_many_concepts() -> None:
+    many = Model(id="big", concepts=[f"c{number}" for number in range(1000)])
+    shown = repr(many)
+    assert "Concept(id='c0'" in shown and "Concept(id='c4'" in shown
+    assert "Concept(id='c5'" not in shown and "... 995 more]" in shown
+    assert len(shown) < 1000
+    few = Model(id="small", concepts=["cat", "dog"])
+    assert repr(few.concepts) in repr(few)  # short lists are shown whole
