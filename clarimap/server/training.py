@@ -469,6 +469,27 @@ def _curves(
     )
 
 
+def _fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold for each input, spreading every concept's positives over the folds.
+
+    Inputs are dealt round-robin in the order of their rarest positive concept (random within
+    a concept), so a concept with ``n >= folds`` positives has some in every fold's training
+    part; inputs with no positive come last.
+    """
+    count = len(labels)
+    rng = np.random.default_rng(seed)
+    positive = labels == 1
+    frequency = positive.sum(axis=0)
+    rank = np.argsort(np.argsort(frequency, kind="stable"), kind="stable")  # 0 = rarest
+    rarest = np.where(
+        positive.any(axis=1), np.where(positive, rank, len(frequency)).min(axis=1), len(frequency)
+    )
+    order = np.lexsort((rng.permutation(count), rarest))
+    assignment = np.empty(count, dtype=int)
+    assignment[order] = np.arange(count) % folds
+    return assignment
+
+
 def evaluate(
     training_set: TrainingSet,
     *,
@@ -481,8 +502,20 @@ def evaluate(
     labels = training_set.labels
     active = [j for j in range(labels.shape[1]) if (labels[:, j] == 1).any()]
     count = len(training_set.input_ids)
-    folds = max(2, min(folds, count))
-    assignment = np.random.default_rng(seed).permutation(count) % folds
+    positives = (labels[:, active] == 1).sum(axis=0)
+    too_few = [
+        f"{training_set.concept_ids[j]!r} ({int(n)})"
+        for j, n in zip(active, positives, strict=True)
+        if n < 2
+    ]
+    if too_few:
+        raise TrainingFailure(
+            21315,
+            "evaluation by cross-validation needs at least 2 positive inputs of every concept "
+            f"(one to learn from, one to test); too few: {', '.join(too_few)}",
+        )
+    folds = max(2, min(folds, int(positives.min())))
+    assignment = _fold_assignment(labels[:, active], folds, seed)
     scores = np.full((count, len(active)), np.nan)
     for fold in range(folds):
         train_rows, test_rows = assignment != fold, assignment == fold
@@ -503,6 +536,10 @@ def evaluate(
         )
         scores[test_rows] = classifier.scores(training_set.vectors[test_rows])
     scored = ~np.isnan(scores).any(axis=1)
+    if not scored.any():
+        raise TrainingFailure(
+            21315, "no cross-validation fold had positives of every concept to learn from"
+        )
     binary_metrics, aucs, f1s, precisions, recalls = [], [], [], [], []
     for position, j in enumerate(active):
         known = scored & (labels[:, j] >= 0)

@@ -242,6 +242,46 @@ def test_evaluate_fills_the_metrics_by_cross_validation(api: Api) -> None:
     assert len(metrics["test_set"]) == 20
 
 
+def test_evaluation_with_one_positive_of_a_concept_fails_saying_so(api: Api) -> None:
+    rng = random.Random(11)
+    add_inputs(
+        api,
+        [(f"r{i}", reddish(rng), [{"id": "red", "value": 1}]) for i in range(4)]
+        + [("b0", bluish(rng), [{"id": "blue", "value": 1}])],
+    )
+    create_model(api, "rb", ["red", "blue"])
+    version = train(api, "rb")
+    assert version["status"]["code"] == 21100  # one example is enough to train
+    code, _ = api.post(f"models/rb/versions/{version['id']}/metrics", {})
+    assert code == 200
+    _, body = api.get(f"models/rb/versions/{version['id']}/metrics")
+    metrics = body["model_version"]["metrics"]
+    assert metrics["status"]["code"] == 21315, metrics["status"]
+    assert "at least 2 positive inputs" in metrics["status"]["details"]
+    assert "'blue' (1)" in metrics["status"]["details"]
+    assert "summary" not in metrics  # no figures made up from nothing
+
+
+def test_folds_spread_the_positives_of_the_rarest_concept() -> None:
+    import numpy as np
+
+    from clarimap.server.training import _fold_assignment
+
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        labels = np.where(rng.random((40, 4)) < rng.random(4) * 0.6, 1, 0)
+        positives = labels.sum(axis=0)
+        if (positives < 2).any():
+            continue
+        folds = int(min(5, positives.min()))
+        assignment = _fold_assignment(labels, folds, seed=0)
+        assert sorted(set(assignment.tolist())) == list(range(folds))
+        rarest = int(np.argmin(positives))
+        per_fold = np.bincount(assignment[labels[:, rarest] == 1], minlength=folds)
+        assert per_fold.max() - per_fold.min() <= 1, per_fold  # dealt round-robin
+        assert per_fold.min() >= 1
+
+
 def test_an_untrained_version_cannot_be_evaluated(api: Api) -> None:
     create_model(api, "lonely", ["dog"])
     _, body = api.get("models/lonely")
