@@ -716,6 +716,78 @@ def predict_custom(ctx: DemoContext) -> None:
     ctx.show_calls()
 
 
+EVALUATION_CROPS = ((0.0, 0.0, 0.8, 0.8), (0.2, 0.2, 1.0, 1.0))
+"""Two crops (top, left, bottom, right) of each labelled photo: more examples to evaluate on."""
+
+
+@demo_step("Evaluate it by cross-validation")
+def evaluate_custom(ctx: DemoContext) -> None:
+    """``model.evaluate()``: k-fold cross-validation on the labelled photos and two crops of each."""
+    from clarimap import Input
+
+    model = ctx.custom_model
+    expect(model is not None, "no trained model (an earlier step did not run)")
+    session = ctx.orm
+    ctx.say("The server trains on part of the labelled inputs and scores the others, fold by")
+    ctx.say("fold (2.6.2: model.evaluate()). Five photos are too few, so two crops of each join")
+    ctx.say("them for this step. A crop resembles its photo: read the figures as the evaluation")
+    ctx.say("at work, not as how the model does on photos it never saw.")
+    ctx.code(
+        "with session.begin():  # crop = (top, left, bottom, right) fractions",
+        "    for photo in model.inputs:",
+        "        for n, crop in enumerate(CROPS):",
+        "            session.add(Input.from_media(",
+        '                files[photo.id], id=f"{photo.id}-crop{n}", concepts=photo.concepts,',
+        "                crop=crop))",
+        "session.wait_for_inputs()",
+        "metrics = model.evaluate()  # waits until evaluated",
+    )
+    labelled = sorted(model.inputs, key=lambda photo: photo.id)
+    files = {photo_id(name): name for name in SAMPLE_CONCEPTS}
+    crops = [
+        Input.from_media(
+            sample_bytes(files[photo.id]),
+            id=f"{photo.id}-crop{number}",
+            concepts=photo.concepts,
+            crop=crop,
+        )
+        for photo in labelled
+        for number, crop in enumerate(EVALUATION_CROPS)
+    ]
+    with session.begin():
+        session.add_all(crops)
+    session.wait_for_inputs(timeout=PROCESSING_TIMEOUT_SECONDS)
+    metrics = model.evaluate(timeout=PROCESSING_TIMEOUT_SECONDS)
+    ctx.table(
+        ["concept", "positives", "negatives", "ROC AUC", "F1"],
+        [
+            [m.concept_id, str(m.num_pos), str(m.num_neg), f"{m.roc_auc:.2f}", f"{m.f1:.2f}"]
+            for m in metrics.binary_metrics
+        ],
+    )
+    ctx.say(
+        f"  top-1 accuracy {metrics.summary.top1_accuracy:.2f} ({describe_status(metrics.status)})"
+    )
+    ctx.say("  The crops are deleted again, so the next steps see the photos alone.")
+    for crop_input in crops:
+        session.delete(crop_input)
+    session.commit()
+    evaluated = sorted(m.concept_id for m in metrics.binary_metrics)
+    expect(
+        evaluated == sorted(CUSTOM_CONCEPTS),
+        f"expected metrics for {sorted(CUSTOM_CONCEPTS)}, got {evaluated}",
+    )
+    counts = {m.concept_id: m.num_pos for m in metrics.binary_metrics}
+    expect(
+        all(
+            count == 3 * sum(1 for p in labelled if concept in {c.id for c in p.concepts})
+            for concept, count in counts.items()
+        ),
+        f"every labelled photo and its two crops should be counted: {counts}",
+    )
+    ctx.show_calls()
+
+
 @demo_step("Run several models in one call with a workflow")
 def run_workflow(ctx: DemoContext) -> None:
     """``session.create_workflow(...)`` then ``workflow.predict(...)``: every node in one call."""
@@ -797,6 +869,7 @@ STEPS: list[DemoStep] = [
     predict_faces,
     create_and_train,
     predict_custom,
+    evaluate_custom,
     run_workflow,
     search_predicted,
 ]

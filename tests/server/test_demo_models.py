@@ -16,6 +16,7 @@ MODEL_STEPS = [
     demo.predict_faces,
     demo.create_and_train,
     demo.predict_custom,
+    demo.evaluate_custom,
     demo.run_workflow,
     demo.search_predicted,
 ]
@@ -72,6 +73,14 @@ def test_with_the_models_plugin_every_model_step_shows_real_output() -> None:
     custom = section(output, demo.predict_custom)
     assert re.search(r"from-open-file \(horse\.png\)\s+animal", custom)
     assert re.search(r"from-data-uri \(rocket\.jpg\)\s+space", custom)
+
+    evaluation = section(output, demo.evaluate_custom)
+    measured = {row[0]: row[1:] for row in rows(evaluation) if len(row) == 5}
+    assert measured["animal"][:2] == ["6", "9"]  # cat and horse, two crops of each
+    assert measured["space"][:2] == ["9", "6"]  # astronaut, galaxies, rocket and their crops
+    assert "21300 Model was successfully evaluated" in evaluation
+    assert re.search(r"POST\s+/v2/inputs\s+10 inputs\s+-> 200", evaluation)
+    assert re.search(r"DELETE\s+/v2/inputs\s+10 ids\s+-> 200", evaluation)
 
     workflow = section(output, demo.run_workflow)
     nodes = {row[0]: row[1] for row in rows(workflow) if len(row) == 2}
