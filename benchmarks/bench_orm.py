@@ -15,13 +15,20 @@ Figures (printed; never asserted):
      server refuses more than 128 items a call and 2.6.2 does not split these batches itself).
    Calls are counted at the server (a counting WSGI wrapper), so every client is counted the
    same way; only the edit calls are timed and counted, not the loading or client setup.
+3. Progress and waiting, in process (``local://``), ``--wait-inputs`` new inputs:
+   * committing them with no progress callback, with a callback that keeps each report, and
+     with :class:`clarimap.TextProgress` writing to a buffer (its ratio to no callback);
+   * ``session.wait_for_inputs(inputs)`` once they are processed (one poll): calls and seconds,
+     against reading each input with its own ``GET /v2/inputs/{id}`` (what it did before it
+     read them 128 a call).
 
 The 2.6.2 client runs in its own virtualenv (clarifai==2.6.2, protobuf==3.19.6,
 googleapis-common-protos==1.56.4), built and cached by ``tests/legacy.py``; where it cannot be
 built, its rows say why. The server runs without embedding or prediction steps (processing a
 thousand images through a CNN says nothing about the ORM).
 
-Run: ``python benchmarks/bench_orm.py [--inputs 10000] [--edits 1000] [--repeat 3]``.
+Run: ``python benchmarks/bench_orm.py [--inputs 10000] [--edits 1000] [--repeat 3]
+[--wait-inputs 5000]``.
 """
 
 from __future__ import annotations
@@ -230,6 +237,61 @@ def bench_commit(edits: int) -> None:
         print(f"   {label:34} {calls:28} {seconds}")
 
 
+def bench_progress_and_wait(count: int, repeat: int) -> None:
+    from urllib.parse import quote
+
+    from clarimap import Progress, TextProgress
+
+    app = create_app(":memory:", background=False)
+    app.processing_steps.clear()
+    counting = CountingApp(app)
+    print(f"\n3. Progress and waiting, {count:,} new inputs, in process (best of {repeat})")
+    timings: dict[str, float] = {}
+    reports: list[Progress] = []
+    callbacks: list[tuple[str, Any]] = [
+        ("no progress callback", None),
+        ("a callback keeping each report", reports.append),
+        ("TextProgress to a buffer", TextProgress(io.StringIO(), quiet_for=0, interval=0)),
+    ]
+    photos: list[Input] = []
+    for round_number in range(repeat):
+        for number, (label, callback) in enumerate(callbacks):
+            session = clarimap.connect("local://:memory:", local_app=counting, progress=callback)
+            batch = [
+                Input(id=f"r{round_number}-{number}-{n}", image=Image(base64=tiny_png(n)))
+                for n in range(count)
+            ]
+            session.add_all(batch)
+            start = time.perf_counter()
+            session.commit()
+            seconds = time.perf_counter() - start
+            timings[label] = min(timings.get(label, seconds), seconds)
+            photos = batch
+            session.close()
+    base = timings["no progress callback"]
+    print(f"   {'commit':34} {'seconds':>8} {'ratio':>6}")
+    for label, _ in callbacks:
+        print(f"   {label:34} {timings[label]:8.2f} {timings[label] / base:6.2f}")
+
+    session = clarimap.connect("local://:memory:", local_app=counting)
+    counting.counts.clear()
+    start = time.perf_counter()
+    session.wait_for_inputs(photos, timeout=600)
+    batched = time.perf_counter() - start
+    batched_calls = _calls(counting)
+    counting.counts.clear()
+    start = time.perf_counter()
+    for photo in photos:
+        session._send("GET", f"inputs/{quote(photo.id, safe='')}")
+    one_by_one = time.perf_counter() - start
+    print(f"   {'wait_for_inputs, one poll':34} {'calls':>12} {'seconds':>8}")
+    print(f"   {'128 a call (GET /v2/inputs?ids=)':34} {batched_calls:>12} {batched:8.2f}")
+    print(f"   {'one GET /v2/inputs/{id} each':34} {_calls(counting):>12} {one_by_one:8.2f}")
+    print(f"   ratio (one by one / batched): {one_by_one / batched:.1f}")
+    session.close()
+    app.close()
+
+
 def _calls(counting: CountingApp) -> str:
     return ", ".join(f"{n} {method}" for method, n in sorted(counting.counts.items()))
 
@@ -239,11 +301,19 @@ def main() -> None:
     parser.add_argument("--inputs", type=int, default=10_000)
     parser.add_argument("--edits", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--wait-inputs", type=int, default=5_000)
+    parser.add_argument(
+        "--only", choices=["structure", "commit", "progress"], help="run one section"
+    )
     args = parser.parse_args()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"clarimap {clarimap.__version__}, Python {sys.version.split()[0]}, load {load:.2f}")
-    bench_structure(args.inputs, args.repeat)
-    bench_commit(args.edits)
+    if args.only in (None, "structure"):
+        bench_structure(args.inputs, args.repeat)
+    if args.only in (None, "commit"):
+        bench_commit(args.edits)
+    if args.only in (None, "progress"):
+        bench_progress_and_wait(args.wait_inputs, args.repeat)
 
 
 if __name__ == "__main__":

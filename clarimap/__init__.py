@@ -60,6 +60,7 @@ from clarimap.errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from clarimap.progress import Progress, TextProgress
 from clarimap.session import Session, connect
 
 __all__ = [
@@ -101,6 +102,7 @@ __all__ = [
     "PredictedConcept",
     "Prediction",
     "PredictionError",
+    "Progress",
     "RateLimited",
     "Region",
     "RocCurve",
@@ -108,6 +110,7 @@ __all__ = [
     "Session",
     "SessionError",
     "Status",
+    "TextProgress",
     "TrainingError",
     "TransportError",
     "UnsupportedMediaSourceError",

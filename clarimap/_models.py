@@ -204,12 +204,16 @@ def predict(
     wire_inputs = [as_predict_input(item, kind) for item in items]
     path = _model_path(model, _version_id(version), "outputs")
     predictions: list[Prediction] = []
-    for chunk in _chunks(wire_inputs, MAX_PREDICT_BATCH):
-        body: JSON = {"inputs": list(chunk)}
-        if config:
-            body["model"] = {"output_info": {"output_config": config}}
-        answer = session._send("POST", path, body, idempotent=True, allow_partial=True)
-        predictions += [structure(output, Prediction) for output in answer.get("outputs") or ()]
+    try:
+        for chunk in _chunks(wire_inputs, MAX_PREDICT_BATCH):
+            body: JSON = {"inputs": list(chunk)}
+            if config:
+                body["model"] = {"output_info": {"output_config": config}}
+            answer = session._send("POST", path, body, idempotent=True, allow_partial=True)
+            predictions += [structure(output, Prediction) for output in answer.get("outputs") or ()]
+            session._report("predict", len(predictions), len(items), f"model {model.id}")
+    finally:
+        session._report("predict", len(predictions), len(items), "done", finished=True)
     _check_outcomes(predictions, len(items), raise_on_failure, f"model {model.id!r}")
     return predictions if many else predictions[0]
 
@@ -243,18 +247,22 @@ def predict_workflow(
         raise ValidationError("predict() needs at least one input")
     wire_inputs = [as_predict_input(item, kind) for item in items]
     results: list[WorkflowResult] = []
-    for chunk in _chunks(wire_inputs, MAX_PREDICT_BATCH):
-        body: JSON = {"inputs": list(chunk)}
-        if config:
-            body["output_config"] = config
-        answer = session._send(
-            "POST",
-            f"workflows/{quote(workflow.id, safe='')}/results",
-            body,
-            idempotent=True,
-            allow_partial=True,
-        )
-        results += [structure(result, WorkflowResult) for result in answer.get("results") or ()]
+    try:
+        for chunk in _chunks(wire_inputs, MAX_PREDICT_BATCH):
+            body: JSON = {"inputs": list(chunk)}
+            if config:
+                body["output_config"] = config
+            answer = session._send(
+                "POST",
+                f"workflows/{quote(workflow.id, safe='')}/results",
+                body,
+                idempotent=True,
+                allow_partial=True,
+            )
+            results += [structure(r, WorkflowResult) for r in answer.get("results") or ()]
+            session._report("predict", len(results), len(items), f"workflow {workflow.id}")
+    finally:
+        session._report("predict", len(results), len(items), "done", finished=True)
     _check_outcomes(results, len(items), raise_on_failure, f"workflow {workflow.id!r}")
     return results if many else results[0]
 
@@ -282,14 +290,18 @@ def train(model: Model, *, wait: bool, timeout: float) -> ModelVersion:
         return version
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL_SECONDS
-    while version.status is not None and version.status.code in TRAINING_CODES:
-        delay = _poll(
-            deadline,
-            delay,
-            f"model {model.id!r} version {version.id!r} still {version.status.code} "
-            f"{version.status.description} after {timeout} s",
-        )
-        version = get_version(model, version.id)
+    try:
+        while version.status is not None and version.status.code in TRAINING_CODES:
+            session._report("train", 0, None, f"{version.status.code} {version.status.description}")
+            delay = _poll(
+                deadline,
+                delay,
+                f"model {model.id!r} version {version.id!r} still {version.status.code} "
+                f"{version.status.description} after {timeout} s",
+            )
+            version = get_version(model, version.id)
+    finally:
+        session._report("train", 0, None, "done", finished=True)
     _set_quietly(model, "model_version", version)
     code = version.status.code if version.status is not None else 0
     if code != TRAINED:
@@ -351,13 +363,20 @@ def evaluate(
     metrics = _metrics_of(answer)
     deadline = time.monotonic() + timeout
     delay = FIRST_POLL_SECONDS
-    while wait and metrics.status.code in EVALUATING_CODES:
-        delay = _poll(
-            deadline,
-            delay,
-            f"model {model.id!r} version {version_id!r} still evaluating after {timeout} s",
-        )
-        metrics = _metrics_of(session._send("GET", _model_path(model, version_id, "metrics")))
+    try:
+        while wait and metrics.status.code in EVALUATING_CODES:
+            session._report(
+                "evaluate", 0, None, f"{metrics.status.code} {metrics.status.description}"
+            )
+            delay = _poll(
+                deadline,
+                delay,
+                f"model {model.id!r} version {version_id!r} still evaluating after {timeout} s",
+            )
+            metrics = _metrics_of(session._send("GET", _model_path(model, version_id, "metrics")))
+    finally:
+        if wait:
+            session._report("evaluate", 0, None, "done", finished=True)
     if wait and metrics.status.code != EVALUATED:
         raise EvaluationError(
             f"model {model.id!r} version {version_id!r} was not evaluated: "

@@ -187,42 +187,65 @@ class UnitOfWork:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def execute(self, session: Sender, calls: Sequence[PlannedCall]) -> None:
-        """Send ``calls`` in order; record outcomes; stop at an error that is not the items'."""
+    def execute(
+        self,
+        session: Sender,
+        calls: Sequence[PlannedCall],
+        after_call: Callable[[PlannedCall, int], None] | None = None,
+    ) -> None:
+        """Send ``calls`` in order; record outcomes; stop at an error that is not the items'.
+
+        ``after_call(call, parts_sent)`` runs after each call (progress reports).
+        """
         for index, call in enumerate(calls):
             parts = [part for part in call.parts if id(part.entity) not in self.failed]
             if not parts:
+                if after_call is not None:
+                    after_call(call, len(call.parts))
                 continue
-            try:
-                answer = session._send(
-                    call.method,
-                    call.path,
-                    call.body(parts),
-                    idempotent=call.idempotent,
-                    allow_partial=True,
-                )
-            except NotFound as error:
-                if call.action == "delete":
-                    self._delete_one_by_one(session, call, parts)
-                else:
-                    self._fail_all(call, parts, _status_of(error))
-                continue
-            except InvalidArgument as error:
-                if call.action == "create":
-                    # Refused as a whole (concepts, models and workflows refuse a taken id so):
-                    # the ids found stored are read back, the others sent again.
-                    refusal = _status_of(error)
-                    self._read_back(session, call, [(part, refusal) for part in parts], True)
-                else:
-                    self._fail_all(call, parts, _status_of(error))
-                continue
-            except Exception as error:
-                status = _status_of(error) if isinstance(error, ApiError) else None
-                self._fail_all(call, parts, status)
-                for later in calls[index + 1 :]:
-                    self.failed.update(id(part.entity) for part in later.parts)
-                raise
-            self._record(session, call, parts, answer)
+            self._send_call(session, calls, index, call, parts)
+            if after_call is not None:
+                after_call(call, len(call.parts))
+
+    def _send_call(
+        self,
+        session: Sender,
+        calls: Sequence[PlannedCall],
+        index: int,
+        call: PlannedCall,
+        parts: list[Part],
+    ) -> None:
+        """Send one planned call with the ``parts`` still to send, and record what happened."""
+        try:
+            answer = session._send(
+                call.method,
+                call.path,
+                call.body(parts),
+                idempotent=call.idempotent,
+                allow_partial=True,
+            )
+        except NotFound as error:
+            if call.action == "delete":
+                self._delete_one_by_one(session, call, parts)
+            else:
+                self._fail_all(call, parts, _status_of(error))
+            return
+        except InvalidArgument as error:
+            if call.action == "create":
+                # Refused as a whole (concepts, models and workflows refuse a taken id so):
+                # the ids found stored are read back, the others sent again.
+                refusal = _status_of(error)
+                self._read_back(session, call, [(part, refusal) for part in parts], True)
+            else:
+                self._fail_all(call, parts, _status_of(error))
+            return
+        except Exception as error:
+            status = _status_of(error) if isinstance(error, ApiError) else None
+            self._fail_all(call, parts, status)
+            for later in calls[index + 1 :]:
+                self.failed.update(id(part.entity) for part in later.parts)
+            raise
+        self._record(session, call, parts, answer)
 
     def _delete_one_by_one(self, session: Sender, call: PlannedCall, parts: Sequence[Part]) -> None:
         """A batch delete refused because some ids are gone: delete the rest one at a time.

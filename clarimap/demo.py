@@ -374,11 +374,28 @@ def upload_from_media_sources(ctx: DemoContext) -> None:
 @demo_step("Wait until the server has processed them")
 def wait_for_processing(ctx: DemoContext) -> None:
     """``session.wait_for_inputs()`` polls the input counts until nothing is left to process."""
+    from clarimap import Progress
+
     ctx.say("The server downloads, checks and indexes new inputs in the background (2.6.2:")
-    ctx.say("app.wait_until_inputs_upload_finish).")
-    ctx.code("session.wait_for_inputs()", "session.input_counts()")
+    ctx.say("app.wait_until_inputs_upload_finish). Long work reports its progress to a callback")
+    ctx.say("(connect(progress=True) prints it).")
+    ctx.code(
+        "session.progress = reports.append  # a Progress after each poll",
+        "session.wait_for_inputs()",
+        "session.input_counts()",
+    )
     session = ctx.orm
-    session.wait_for_inputs(timeout=PROCESSING_TIMEOUT_SECONDS, interval=POLL_INTERVAL_SECONDS)
+    reports: list[Progress] = []
+    session.progress = reports.append
+    try:
+        session.wait_for_inputs(timeout=PROCESSING_TIMEOUT_SECONDS, interval=POLL_INTERVAL_SECONDS)
+    finally:
+        session.progress = None
+    polls = [report for report in reports if not report.finished]
+    shown = [f"{report.done}/{report.total}" for report in polls]
+    if len(shown) > 6:
+        shown = [*shown[:3], "...", *shown[-2:]]
+    ctx.say(f"  progress: {', '.join(shown)} (processed of pending at the first poll)")
     counts = session.input_counts()
     ctx.say(
         f"  InputCounts(processed={counts.processed}, to_process={counts.to_process}, "

@@ -65,6 +65,7 @@ from clarimap.errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from clarimap.progress import Progress, ProgressCallback, progress_callback
 from clarimap.transport.base import (
     Request,
     RetryingTransport,
@@ -99,6 +100,7 @@ class Session:
         scoped: bool = False,
         autoflush: bool = True,
         model_cache: Any = None,
+        progress: ProgressCallback | bool | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url
@@ -118,6 +120,9 @@ class Session:
         self._flushing = False
         #: The calls the last flush planned, described (``"PATCH /v2/inputs (merge, 128 items)"``).
         self.last_flush_calls: list[str] = []
+        #: Called with a :class:`~clarimap.progress.Progress` as long work goes on (flushes,
+        #: waits, batched predictions, training); ``None`` reports nothing.
+        self.progress: ProgressCallback | None = progress_callback(progress)
 
     def __repr__(self) -> str:
         app = f" app={self.user_id}/{self.app_id}" if self.app_id else ""
@@ -158,6 +163,19 @@ class Session:
             body = {}
         request = Request(method, full_path, pairs, body, idempotent)
         return decode_response(self.transport.send(request), allow_partial=allow_partial)
+
+    def _report(
+        self,
+        task: str,
+        done: int,
+        total: int | None,
+        detail: str = "",
+        *,
+        finished: bool = False,
+    ) -> None:
+        """Tell the ``progress`` callback, if any, how far ``task`` is."""
+        if self.progress is not None:
+            self.progress(Progress(task, done, total, detail, finished))
 
     def _load(self, cls: type[E], wire: JSON) -> E:
         """The session's object for the server's JSON ``wire`` (identity-mapped).
@@ -446,11 +464,23 @@ class Session:
         self.last_flush_calls = [call.describe() for call in calls]
         self._flushing = True
         cause: BaseException | None = None
+        total = sum(len(call.parts) for call in calls)
+        sent = 0
+
+        def report(call: _unitofwork.PlannedCall, parts: int) -> None:
+            nonlocal sent
+            sent += parts
+            self._report("flush", sent, total, call.describe())
+
         try:
-            work.execute(self, calls)
+            if calls:
+                self._report("flush", 0, total, f"{len(calls)} calls planned")
+            work.execute(self, calls, report if self.progress is not None else None)
         except ClarimapError as error:
             cause = error
         finally:
+            if calls:
+                self._report("flush", sent, total, "done", finished=True)
             self._flushing = False
             for entity, _ in dirty:
                 key = key_of(entity)
@@ -602,28 +632,48 @@ class Session:
         :class:`WaitTimeoutError` after ``timeout`` seconds.
         """
         deadline = time.monotonic() + timeout
-        if inputs is None:
-            while True:
-                counts = self._send("GET", "inputs/status").get("counts") or {}
-                if not int(counts.get("to_process") or 0) and not int(
-                    counts.get("processing") or 0
-                ):
-                    return []
-                _sleep_or_give_up(deadline, interval, f"inputs still processing: {counts}")
-        waiting = [item if isinstance(item, str) else item.id for item in inputs]
+        try:
+            if inputs is None:
+                self._wait_for_app_inputs(deadline, interval)
+                return []
+            waiting = [check_id(i if isinstance(i, str) else i.id, "Input id") for i in inputs]
+            return self._wait_for_these_inputs(waiting, deadline, interval)
+        finally:
+            self._report("wait_for_inputs", 0, None, "done", finished=True)
+
+    def _wait_for_app_inputs(self, deadline: float, interval: float) -> None:
+        """Poll ``GET /v2/inputs/status`` until nothing is left to process."""
+        first_pending: int | None = None
+        while True:
+            counts = self._send("GET", "inputs/status").get("counts") or {}
+            pending = int(counts.get("to_process") or 0) + int(counts.get("processing") or 0)
+            first_pending = pending if first_pending is None else max(first_pending, pending)
+            self._report(
+                "wait_for_inputs", first_pending - pending, first_pending, f"{pending} pending"
+            )
+            if not pending:
+                return
+            _sleep_or_give_up(deadline, interval, f"inputs still processing: {counts}")
+
+    def _wait_for_these_inputs(
+        self, waiting: list[str], deadline: float, interval: float
+    ) -> list[Input]:
+        """Poll the inputs ``waiting`` (128 a call) until none is pending; raise if one is gone."""
         done: dict[str, Input] = {}
         while True:
-            for input_id in waiting:
-                if input_id in done:
-                    continue
-                answer = self._send("GET", f"inputs/{quote(input_id, safe='')}")
-                wire = answer["input"]
+            pending = [input_id for input_id in waiting if input_id not in done]
+            stored = _unitofwork._stored_objects(self, Input, pending)
+            for input_id in pending:
+                wire = stored.get(input_id)
+                if wire is None:  # not in a batch read: ask for it alone (raises NotFound)
+                    wire = self._send("GET", f"inputs/{quote(input_id, safe='')}")["input"]
                 entity = self._load(Input, wire)
                 status = wire.get("status")
                 if status is not None:
                     object.__setattr__(entity, "status", structure(status, Status))
                 if entity.status is None or entity.status.code not in PENDING_INPUT_CODES:
                     done[input_id] = entity
+            self._report("wait_for_inputs", len(done), len(waiting))
             if len(done) == len(waiting):
                 return [done[input_id] for input_id in waiting]
             pending = [input_id for input_id in waiting if input_id not in done]
@@ -663,24 +713,35 @@ class Session:
                 raise ValidationError(
                     "give the models to wait for: the model list always holds the public models"
                 )
-            while self._send("GET", "inputs", query={"page": 1, "per_page": 1}).get("inputs"):
-                _sleep_or_give_up(deadline, interval, "the app still has inputs")
+            try:
+                while self._send("GET", "inputs", query={"page": 1, "per_page": 1}).get("inputs"):
+                    self._report("wait_until_deleted", 0, None, "the app still has inputs")
+                    _sleep_or_give_up(deadline, interval, "the app still has inputs")
+            finally:
+                self._report("wait_until_deleted", 0, None, "done", finished=True)
             return
         waiting = [
             check_id(item if isinstance(item, str) else item.id, f"{cls.__name__} id")
             for item in objects
         ]
-        while waiting:
-            still_there = []
-            for object_id in waiting:
-                try:
-                    self._send("GET", f"{collection}/{quote(object_id, safe='')}")
-                except NotFound:
-                    continue
-                still_there.append(object_id)
-            waiting = still_there
-            if waiting:
-                _sleep_or_give_up(deadline, interval, f"{collection} still there: {waiting[:10]}")
+        total = len(waiting)
+        try:
+            while waiting:
+                still_there = []
+                for object_id in waiting:
+                    try:
+                        self._send("GET", f"{collection}/{quote(object_id, safe='')}")
+                    except NotFound:
+                        continue
+                    still_there.append(object_id)
+                waiting = still_there
+                self._report("wait_until_deleted", total - len(waiting), total, collection)
+                if waiting:
+                    _sleep_or_give_up(
+                        deadline, interval, f"{collection} still there: {waiting[:10]}"
+                    )
+        finally:
+            self._report("wait_until_deleted", total - len(waiting), total, "done", finished=True)
 
 
 def _is_public(wire: JSON) -> bool:
@@ -721,6 +782,7 @@ def connect(
     config_file: str | None = None,
     environ: Mapping[str, str] | None = None,
     local_app: Any = None,
+    progress: ProgressCallback | bool | None = None,
 ) -> Session:
     """A :class:`Session` for ``url``: ``local://PATH``, ``http(s)://...``, or the configured API.
 
@@ -730,7 +792,9 @@ def connect(
     ``/v2/users/{user_id}/apps/{app_id}`` routes. ``retry`` sets the backoff policy;
     ``wrap_transport(transport) -> transport`` may wrap the raw transport (tests inject faults
     and count calls with it), below the retries. ``local_app`` is the WSGI app a ``local://``
-    URL reaches (default: the process's shared server for that path).
+    URL reaches (default: the process's shared server for that path). ``progress`` is called
+    with a :class:`~clarimap.progress.Progress` as long work goes on (``True``: a
+    :class:`~clarimap.progress.TextProgress` on standard error); see :mod:`clarimap.progress`.
     """
     from clarimap.transport.http import DEFAULT_TIMEOUT, HTTPTransport
 
@@ -795,4 +859,5 @@ def connect(
         app_id=settings.app_id,
         scoped=settings.scoped,
         autoflush=autoflush,
+        progress=progress,
     )

@@ -1,0 +1,209 @@
+"""Progress of long work: what a session reports while it flushes, waits, predicts and trains."""
+
+# ruff: noqa: F811  (the fixtures imported from tests.orm_support are redefined as arguments)
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+import clarimap
+from clarimap import Image, Input, Model, Progress, TextProgress, ValidationError
+from clarimap.progress import progress_callback
+from clarimap.server import ServerApp, create_app
+from clarimap.server.processing import ProcessingStep
+from tests.orm_support import Connected, connected, orm_app, tiny_png  # noqa: F401
+
+
+class Recorder:
+    """A progress callback that keeps every report."""
+
+    def __init__(self) -> None:
+        self.reports: list[Progress] = []
+
+    def __call__(self, progress: Progress) -> None:
+        self.reports.append(progress)
+
+    def of(self, task: str) -> list[Progress]:
+        return [report for report in self.reports if report.task == task]
+
+
+def new_inputs(count: int, start: int = 0) -> list[Input]:
+    return [
+        Input(id=f"p{start + n}", image=Image(base64=tiny_png(start + n))) for n in range(count)
+    ]
+
+
+def test_a_flush_reports_after_each_call(connected: Connected) -> None:
+    session = connected.session
+    recorder = Recorder()
+    session.progress = recorder
+    session.add_all(new_inputs(300))
+    session.commit()
+    flush = recorder.of("flush")
+    assert [(r.done, r.total) for r in flush] == [
+        (0, 300),
+        (128, 300),
+        (256, 300),
+        (300, 300),
+        (300, 300),
+    ]
+    assert [r.finished for r in flush] == [False, False, False, False, True]
+    assert flush[1].detail == "POST /v2/inputs (128 items)"
+    assert flush[-2].fraction == 1.0
+
+    for photo in session.query(Input).all():
+        photo.metadata["seen"] = True
+    del recorder.reports[:]
+    session.commit()
+    assert [(r.done, r.total) for r in recorder.of("flush")][1:4] == [
+        (128, 300),
+        (256, 300),
+        (300, 300),
+    ]
+    assert connected.recorder.count("PATCH", "/inputs") == 3
+
+
+def test_a_flush_with_nothing_to_send_reports_nothing(connected: Connected) -> None:
+    recorder = Recorder()
+    connected.session.progress = recorder
+    connected.session.commit()
+    assert recorder.reports == []
+
+
+def test_a_failed_flush_still_reports_its_end(connected: Connected) -> None:
+    session = connected.session
+    recorder = Recorder()
+    session.progress = recorder
+    session.add_all(new_inputs(2))
+    session.add(Input(id="broken", image=Image(base64=b"\x89PNG\r\n\x1a\nnot really a png")))
+    with pytest.raises(clarimap.FlushError):
+        session.commit()
+    assert recorder.of("flush")[-1].finished
+
+
+def test_waiting_for_many_inputs_reads_them_128_a_call(connected: Connected) -> None:
+    session = connected.session
+    photos = new_inputs(200)
+    session.add_all(photos)
+    session.commit()
+    recorder = Recorder()
+    session.progress = recorder
+    before = connected.recorder.count("GET")
+    done = session.wait_for_inputs(photos, timeout=30)
+    assert [p.id for p in done] == [p.id for p in photos]
+    assert connected.recorder.count("GET") - before == 2  # ceil(200 / 128), not 200
+    first = recorder.of("wait_for_inputs")[0]
+    assert (first.done, first.total) == (200, 200)
+    assert recorder.of("wait_for_inputs")[-1].finished
+
+
+def test_waiting_for_an_input_that_does_not_exist_says_so(connected: Connected) -> None:
+    with pytest.raises(clarimap.NotFound):
+        connected.session.wait_for_inputs(["no-such-input"], timeout=5)
+
+
+@pytest.fixture
+def slow_app() -> Iterator[tuple[ServerApp, threading.Event]]:
+    """A server processing in the background whose inputs wait for ``release`` to finish."""
+    app = create_app(":memory:", background=True)
+    app.processing_steps.clear()
+    release = threading.Event()
+
+    def compute(image: object) -> None:
+        assert release.wait(60), "the test never released processing"
+
+    app.processing_steps.append(ProcessingStep("held", compute, lambda *args: None))
+    yield app, release
+    release.set()
+    app.close()
+
+
+@pytest.mark.parametrize("by_id", [False, True], ids=["whole-app", "these-inputs"])
+def test_waiting_for_processing_reports_each_poll(
+    slow_app: tuple[ServerApp, threading.Event], by_id: bool
+) -> None:
+    app, release = slow_app
+    reports: list[Progress] = []
+
+    def callback(progress: Progress) -> None:
+        reports.append(progress)
+        if not progress.finished and progress.done == 0:
+            release.set()  # the first poll saw everything pending: let processing finish
+
+    session = clarimap.connect("local://:memory:", local_app=app, progress=callback)
+    photos = new_inputs(3)
+    session.add_all(photos)
+    session.commit()
+    session.wait_for_inputs(photos if by_id else None, timeout=60, interval=0.01)
+    waits = [r for r in reports if r.task == "wait_for_inputs"]
+    assert (waits[0].done, waits[0].total) == (0, 3)
+    assert (waits[-2].done, waits[-2].total) == (3, 3)
+    assert [r.done for r in waits[:-1]] == sorted(r.done for r in waits[:-1])  # never backwards
+    assert waits[-1].finished
+    session.close()
+
+
+def test_predicting_many_sources_reports_each_batch(orm_app: ServerApp) -> None:
+    recorder = Recorder()
+    session = clarimap.connect("local://:memory:", local_app=orm_app, progress=recorder)
+    color = session.get(Model, name="color")
+    assert color is not None
+    predictions = color.predict([tiny_png(n) for n in range(130)])
+    assert len(predictions) == 130
+    assert [(r.done, r.total, r.finished) for r in recorder.of("predict")] == [
+        (128, 130, False),
+        (130, 130, False),
+        (130, 130, True),
+    ]
+    session.close()
+
+
+def test_training_reports_the_version_status_while_it_waits() -> None:
+    app = create_app(":memory:", background=False)  # with the embedding step training needs
+    recorder = Recorder()
+    session = clarimap.connect("local://:memory:", local_app=app, progress=recorder)
+    session.add_all(
+        Input(id=f"i{n}", image=Image(base64=tiny_png(n * 40)), concepts=["a" if n % 2 else "b"])
+        for n in range(6)
+    )
+    model = Model(id="ab", concepts=["a", "b"])
+    session.add(model)
+    session.commit()
+    model.train(timeout=60)
+    train = recorder.of("train")
+    assert train[0].detail.startswith("21103")  # queued, as the train call answered
+    assert train[-1].finished and train[-1].total is None
+    session.close()
+    app.close()
+
+
+def test_text_progress_is_silent_for_short_tasks_and_writes_long_ones() -> None:
+    stream = io.StringIO()
+    quiet = TextProgress(stream, quiet_for=60)
+    quiet(Progress("flush", 0, 10))
+    quiet(Progress("flush", 10, 10, "done", finished=True))
+    assert stream.getvalue() == ""
+
+    loud = TextProgress(stream, quiet_for=0, interval=3600)
+    loud(Progress("flush", 0, 1000, "8 calls planned"))
+    loud(Progress("flush", 128, 1000, "POST /v2/inputs (create, 128 items)"))  # within interval
+    loud(Progress("flush", 1000, 1000, "done", finished=True))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("clarimap flush: 0/1,000 (0%) 8 calls planned ")
+    assert lines[1].startswith("clarimap flush: 1,000/1,000 (100%) done ")
+
+
+def test_progress_argument_values() -> None:
+    assert isinstance(progress_callback(True), TextProgress)
+    assert progress_callback(None) is None and progress_callback(False) is None
+    recorder = Recorder()
+    assert progress_callback(recorder) is recorder
+    with pytest.raises(ValidationError, match="progress must be a callable"):
+        progress_callback("yes")  # type: ignore[arg-type]
+    assert Progress("train", 0, None).fraction is None
+    assert Progress("flush", 0, 0).fraction == 1.0
