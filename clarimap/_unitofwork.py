@@ -49,7 +49,14 @@ from clarimap.entities import (
     Workflow,
     check_id,
 )
-from clarimap.errors import ApiError, InvalidArgument, ItemOutcome, NotFound, ValidationError
+from clarimap.errors import (
+    ApiError,
+    ClarimapError,
+    InvalidArgument,
+    ItemOutcome,
+    NotFound,
+    ValidationError,
+)
 
 JSON = dict[str, Any]
 
@@ -128,6 +135,8 @@ class Sender(Protocol):
     def _on_created(self, entity: Any, answer: JSON | None) -> None: ...
 
     def _on_deleted(self, entity: Any) -> None: ...
+
+    def fetch_media(self, source: Any) -> bytes: ...
 
 
 class UnitOfWork:
@@ -335,7 +344,7 @@ class UnitOfWork:
                 missing.append((part, status))
                 continue
             existing: Any = structure(wire, call.kind)
-            differing = differences(entity, existing)
+            differing = differences(entity, existing, session.fetch_media)
             if not differing:
                 read = _status_from(wire.get("status"))
                 self.outcomes.append(ItemOutcome(entity, "create", True, read))
@@ -649,8 +658,13 @@ def _stored_objects(session: Sender, kind: type, ids: Sequence[str]) -> dict[str
     return found
 
 
-def differences(intended: Any, stored: Any) -> list[str]:
+def differences(
+    intended: Any, stored: Any, fetch: Callable[[Any], bytes] | None = None
+) -> list[str]:
     """The fields in which the ``stored`` object differs from the ``intended`` new one.
+
+    ``fetch(media) -> bytes`` reads a stored image or video the server answers with a hosted
+    URL, to compare it with the bytes the new input was made from.
 
     An input must match in full (media, concepts, metadata, geo, regions). For concepts, models
     and workflows a field the new object leaves unset (``None``: a concept's name, a model's
@@ -662,8 +676,8 @@ def differences(intended: Any, stored: Any) -> list[str]:
         return [
             name
             for name, same_value in (
-                ("image", _same_media(intended.image, stored.image)),
-                ("video", _same_media(intended.video, stored.video)),
+                ("image", _same_media(intended.image, stored.image, fetch)),
+                ("video", _same_media(intended.video, stored.video, fetch)),
                 ("concepts", _by_id(intended.concepts) == _by_id(stored.concepts)),
                 ("metadata", same(dict(intended.metadata), dict(stored.metadata))),
                 ("geo", intended.geo == stored.geo),
@@ -682,9 +696,16 @@ def differences(intended: Any, stored: Any) -> list[str]:
     ]
 
 
-def _same_media(intended: Any, stored: Any) -> bool:
+def _same_media(intended: Any, stored: Any, fetch: Callable[[Any], bytes] | None = None) -> bool:
     if intended is None or stored is None:
         return intended is stored
+    if intended.base64 is not None and stored.base64 is None and stored.url and fetch:
+        # made from bytes, answered with its hosted URL (as the real service does): read them
+        try:
+            same_bytes = fetch(stored) == intended.base64
+        except ClarimapError:
+            return False
+        return same_bytes and getattr(intended, "crop", None) == getattr(stored, "crop", None)
     return bool(
         intended.url == stored.url
         and intended.base64 == stored.base64

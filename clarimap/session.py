@@ -35,7 +35,7 @@ import contextlib
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import attrs
 
@@ -49,10 +49,12 @@ from clarimap.entities import (
     Concept,
     FeedbackEvent,
     FeedbackInfo,
+    Image,
     Input,
     InputCounts,
     Model,
     Status,
+    Video,
     Workflow,
     WorkflowNode,
     check_id,
@@ -62,6 +64,7 @@ from clarimap.errors import (
     FlushError,
     NotFound,
     SessionError,
+    TransportError,
     ValidationError,
     WaitTimeoutError,
 )
@@ -679,6 +682,46 @@ class Session:
             pending = [input_id for input_id in waiting if input_id not in done]
             _sleep_or_give_up(deadline, interval, f"inputs still pending: {pending[:10]}")
 
+    def fetch_media(self, source: Input | Image | Video | str, *, timeout: float = 60.0) -> bytes:
+        """The bytes of an input's image or video (or of an ``Image``, a ``Video``, a URL).
+
+        Media the object holds as bytes are returned as they are. Otherwise its ``url`` is read:
+        a URL of this session's server (the hosted URL the server gives an input made from bytes,
+        ``local://...`` included) through the session's transport, with its retries; any other
+        URL (the real API's hosted storage, a web server) with a plain ``GET`` that carries no
+        credentials. Raises :class:`NotFound` when the server no longer has the media,
+        :class:`TransportError` when the URL cannot be read.
+        """
+        media: Any = source
+        if isinstance(source, Input):
+            media = source.image or source.video
+            if media is None:
+                raise ValidationError(f"input {source.id!r} has no image or video")
+        if isinstance(media, (Image, Video)):
+            if media.base64 is not None:
+                return media.base64
+            url = media.url
+        elif isinstance(media, str):
+            url = media
+        else:
+            raise ValidationError(
+                "fetch_media() takes an Input, an Image, a Video or a URL, got "
+                f"{type(source).__name__}"
+            )
+        if not url:
+            raise ValidationError("the media has neither bytes nor a url")
+        if url.startswith(self.base_url + "/v2/"):
+            path, _, query_string = url[len(self.base_url) :].partition("?")
+            request = Request("GET", path, tuple(parse_qsl(query_string)), None, True)
+            response = self.transport.send(request)
+            if response.http_status >= 300 or response.body is not None:
+                decode_response(response)  # raises the typed error of the answer
+                raise TransportError(
+                    f"GET {path} answered JSON, not media", method="GET", path=path
+                )
+            return response.content
+        return _download(url, timeout)
+
     def input_counts(self) -> InputCounts:
         """How many of the app's inputs are processed, pending or failed (2.6.2's ``check_status``)."""
         counts = self._send("GET", "inputs/status").get("counts") or {}
@@ -754,6 +797,25 @@ def _public_workflow(session: Session, wire: JSON) -> Workflow:
     workflow = structure(wire, Workflow)
     object.__setattr__(workflow, "_session", session)
     return workflow
+
+
+def _download(url: str, timeout: float) -> bytes:
+    """The bytes at ``url`` (not this session's server): a plain GET, no credentials."""
+    import requests
+
+    try:
+        answer = requests.get(url, timeout=timeout)
+    except requests.RequestException as error:
+        raise TransportError(
+            f"GET {url} got no answer: {type(error).__name__}", method="GET", path=url
+        ) from None
+    if answer.status_code == 404:
+        raise NotFound(0, "Not found", f"GET {url}", http_status=404, method="GET", path=url)
+    if answer.status_code >= 300:
+        raise TransportError(
+            f"GET {url} answered HTTP {answer.status_code}", method="GET", path=url
+        )
+    return answer.content
 
 
 def _sleep_or_give_up(deadline: float, interval: float, what: str) -> None:

@@ -91,6 +91,17 @@ class Api:
     def get(self, path: str, query: str = "", **kw: Any) -> tuple[int, dict[str, Any]]:
         return self.call("GET", path, query=query, **kw)
 
+    def fetch_media(self, media: dict[str, Any]) -> bytes:
+        """The bytes of a stored input's ``image`` or ``video`` object, from its hosted URL."""
+        url = media["url"]
+        assert url.startswith(f"{self.base_url}/v2/hosted/orig/"), url
+        assert media["hosted"]["prefix"] + "/orig/" + media["hosted"]["suffix"] == url
+        assert "base64" not in media  # the bytes are not repeated in every answer
+        response = self.session.get(url, timeout=60)  # no key: the token is the secret
+        assert response.status_code == 200, response.text[:300]
+        assert response.headers["Content-Type"].startswith(("image/", "video/")), response.headers
+        return response.content
+
     def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, dict[str, Any]]:
         return self.call("POST", path, body if body is not None else {}, **kw)
 

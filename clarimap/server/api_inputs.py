@@ -17,9 +17,11 @@ Decisions where the reference leaves a choice:
 * With ``background=False`` the processing runs before the create call answers: the items then
   carry their final status, and an input whose download or decoding failed counts as a failed
   item (it stays stored, with its failure status, as on the real service).
-* Inputs made from bytes answer their image as ``base64`` (the real service would answer a
-  hosted URL); inputs made from a URL answer that ``url``. Processed images add ``image_info``
-  (width, height, format), as the current API does.
+* Inputs made from bytes answer, as the real service does, a hosted ``url`` where their bytes
+  are served (``GET /v2/hosted/orig/{token}``, no key needed: the token is the secret; see
+  :func:`hosted_media`) and the modern ``hosted`` object, not the bytes: a page of a hundred
+  photos stays small. Inputs made from a URL answer that ``url``. Processed images add
+  ``image_info`` (width, height, format), as the current API does.
 * ``PATCH`` without ``inputs`` answers 400 (``39999``) saying so; an unknown id fails its item
   (``30102``). ``DELETE /v2/inputs`` with ids of which some are unknown deletes nothing and
   answers 404 (``30102``) listing them. ``GET /v2/inputs`` filters by ``status.code`` (number or
@@ -68,9 +70,12 @@ MEDIA_KINDS = ("image", "video")
 
 _INPUT_COLUMNS = (
     "SELECT i.seq, i.id, i.kind, i.url, i.media, i.data, i.status_code, i.status_details, "
-    "i.created_at, i.modified_at, CASE WHEN i.url IS NULL THEN b.bytes END AS bytes, "
+    "i.created_at, i.modified_at, i.hosted, "
     "b.width, b.height, b.format FROM inputs i LEFT JOIN input_blobs b ON b.seq = i.seq"
 )
+
+# Where the bytes of inputs made from bytes are served (see clarimap.server.app).
+HOSTED_PATH = "/v2/hosted"
 
 # Most ids the ids filter of GET /v2/inputs takes (the largest per_page).
 _MAX_IDS_FILTER = 1000
@@ -145,8 +150,8 @@ def _rows_by_seq(connection: sqlite3.Connection, seqs: Iterable[int]) -> dict[in
 def render_input(row: sqlite3.Row, item_status: dict[str, object] | None = None) -> dict[str, Any]:
     """The wire form of a row selected with the input columns (``item_status`` replaces its own)."""
     media: dict[str, Any] = json.loads(row["media"])
-    if row["bytes"] is not None:
-        media["base64"] = base64.b64encode(row["bytes"]).decode("ascii")
+    if row["hosted"] is not None:  # made from bytes: served from its hosted URL
+        media.update(hosted_media(row["hosted"]))
     if row["kind"] == "image" and row["width"] is not None:
         media["image_info"] = {
             "width": row["width"],
@@ -165,6 +170,29 @@ def render_input(row: sqlite3.Row, item_status: dict[str, object] | None = None)
         "status": item_status
         or status.envelope(int(row["status_code"]), str(row["status_details"] or "")),
     }
+
+
+def hosted_media(token: str) -> dict[str, Any]:
+    """The ``url`` and ``hosted`` fields of an input made from bytes, on this request's server.
+
+    The URL is absolute, built from the base URL of the request being answered
+    (:func:`clarimap.server.app.request_base_url`): ``http://127.0.0.1:8080/v2/hosted/orig/{token}``
+    over HTTP, ``local://photos.db/v2/hosted/orig/{token}`` in process. ``hosted`` is the modern
+    API's form of the same (``prefix + "/" + size + "/" + suffix``).
+    """
+    from clarimap.server.app import request_base_url
+
+    prefix = f"{request_base_url()}{HOSTED_PATH}"
+    return {
+        "url": f"{prefix}/orig/{token}",
+        "hosted": {"prefix": prefix, "suffix": token, "sizes": ["orig"]},
+    }
+
+
+def is_hosted_url_of(url: str, row: sqlite3.Row) -> bool:
+    """True when ``url`` is the hosted URL of the input in ``row`` (whatever server it names)."""
+    token = row["hosted"]  # rows of the input columns (_INPUT_COLUMNS)
+    return bool(token) and url.endswith(f"{HOSTED_PATH}/orig/{token}")
 
 
 def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
@@ -532,7 +560,7 @@ def add_inputs(ctx: RequestContext) -> Answer:
         for new_input in accepted:
             cursor = connection.execute(
                 "INSERT INTO inputs (app, id, kind, url, media, data, status_code, status_details, "
-                "created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?)",
+                "created_at, modified_at, hosted) VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?)",
                 (
                     app_pk,
                     new_input.input_id,
@@ -543,6 +571,7 @@ def add_inputs(ctx: RequestContext) -> Answer:
                     pending_code(new_input.kind),
                     created,
                     created,
+                    new_id() if new_input.url is None else None,
                 ),
             )
             seq = int(cursor.lastrowid or 0)
@@ -719,7 +748,7 @@ def _check_media_unchanged(
     problem = ""
     if kind != row["kind"]:
         problem = f"the input is a {row['kind']}, not a {kind}"
-    elif sent.get("url") and sent["url"] != row["url"]:
+    elif sent.get("url") and sent["url"] != row["url"] and not is_hosted_url_of(sent["url"], row):
         problem = f"its url is {row['url']!r}" if row["url"] else "it was made from bytes"
     elif sent.get("base64"):
         stored = connection.execute(

@@ -4,13 +4,16 @@
 server (``clarimap serve`` uses waitress) or in process through
 :class:`clarimap.transport.wsgi.WSGIAdapter`.
 
-Every answer is JSON with the status envelope of the wire reference, section 2. An exception a
-handler did not expect is logged with its traceback on the server side and answered with
-``98004 Internal server issue``; the traceback never reaches the client.
+Every answer is JSON with the status envelope of the wire reference, section 2, but one: the
+bytes of an input made from bytes, served at its hosted URL (``GET /v2/hosted/orig/{token}``,
+with their media type; errors there are JSON too). An exception a handler did not expect is
+logged with its traceback on the server side and answered with ``98004 Internal server issue``;
+the traceback never reaches the client.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import traceback
@@ -38,6 +41,48 @@ PUBLIC_USER_ID = "clarifai"
 PUBLIC_APP_ID = "main"
 
 StartResponse = Callable[..., Any]
+
+BASE_URL_ENVIRON_KEY = "clarimap.base_url"
+"""A WSGI environ key a server in process may set to the base URL its clients use
+(``local://photos.db``); otherwise the base URL comes from the request's scheme and host."""
+
+_request_base_url: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "clarimap_request_base_url", default=""
+)
+
+# media types of the formats Pillow and the video check name, for the hosted route
+_MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "avi": "video/x-msvideo",
+}
+
+
+def request_base_url() -> str:
+    """The base URL of the request being answered (``http://127.0.0.1:8080``), for links in it."""
+    return _request_base_url.get()
+
+
+def _base_url_of(environ: dict[str, Any]) -> str:
+    given = environ.get(BASE_URL_ENVIRON_KEY)
+    if given:
+        return str(given).rstrip("/")
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = str(environ.get("SERVER_NAME", "localhost"))
+        port = str(environ.get("SERVER_PORT", ""))
+        if port and port not in ("0", "80" if scheme == "http" else "443"):
+            host += f":{port}"
+    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}".rstrip("/")
 
 
 class ServerApp:
@@ -88,7 +133,26 @@ class ServerApp:
     # -- WSGI ---------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        base = _request_base_url.set(_base_url_of(environ))
         try:
+            return self._answer(environ, start_response)
+        finally:
+            _request_base_url.reset(base)
+
+    def _answer(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            hosted = self._hosted_media(environ)
+            if hosted is not None:
+                media_type, content = hosted
+                start_response(
+                    "200 OK",
+                    [
+                        ("Content-Type", media_type),
+                        ("Content-Length", str(len(content))),
+                        ("Cache-Control", "private, max-age=3600"),
+                    ],
+                )
+                return [] if environ.get("REQUEST_METHOD", "").upper() == "HEAD" else [content]
             answer = self.handle(environ)
         except ApiError as error:
             answer = Answer(error.body(), error.http_status)
@@ -116,6 +180,42 @@ class ServerApp:
             # returns, and a body after a HEAD answer would be read as the next answer
             return []
         return [payload]
+
+    def _hosted_media(self, environ: dict[str, Any]) -> tuple[str, bytes] | None:
+        """``(media type, bytes)`` for ``GET /v2/hosted/orig/{token}``; ``None`` for other paths.
+
+        No key is needed: the token, made at random when the input was created, is the secret
+        (as the real service's hosted URLs are). Raises ``ApiError`` for a bad method or an
+        unknown token.
+        """
+        raw_path = _raw_path(environ)
+        if not raw_path.startswith("/v2/hosted/"):
+            return None
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in ("GET", "HEAD"):
+            raise ApiError(
+                status.CONN_METHOD_NOT_ALLOWED,
+                f"{method} is not allowed on {raw_path}: hosted media is read-only (GET, HEAD)",
+            )
+        parts = raw_path.strip("/").split("/")
+        if len(parts) != 4 or parts[2] != "orig" or not parts[3]:
+            raise ApiError(
+                status.CONN_DOES_NOT_EXIST,
+                f"no route {raw_path!r}: hosted media is at /v2/hosted/orig/{{token}}",
+            )
+        with self.store.read() as connection:
+            row = connection.execute(
+                "SELECT i.kind, b.bytes, b.format FROM inputs i "
+                "JOIN input_blobs b ON b.seq = i.seq WHERE i.hosted = ?",
+                (parts[3],),
+            ).fetchone()
+        if row is None or row["bytes"] is None:
+            raise ApiError(
+                status.INPUT_DOES_NOT_EXIST,
+                "no input has this hosted URL (it was deleted, or the token is wrong)",
+            )
+        media_type = _MEDIA_TYPES.get(str(row["format"] or ""), "application/octet-stream")
+        return media_type, bytes(row["bytes"])
 
     def handle(self, environ: dict[str, Any]) -> Answer:
         method = environ.get("REQUEST_METHOD", "GET").upper()

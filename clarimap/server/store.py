@@ -197,6 +197,13 @@ MIGRATIONS: list[str] = [
         INSERT INTO input_embedding_changes (seq, model_id) VALUES (OLD.seq, OLD.model_id);
     END;
     """,
+    # version 5: inputs made from bytes are served from a hosted URL (GET /v2/hosted/orig/{token})
+    # instead of carrying their base64 in every answer, as the real service does
+    """
+    ALTER TABLE inputs ADD COLUMN hosted TEXT;
+    UPDATE inputs SET hosted = lower(hex(randomblob(16))) WHERE url IS NULL;
+    CREATE UNIQUE INDEX inputs_by_hosted ON inputs (hosted);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -78,6 +78,8 @@ class Response:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     #: The start of the raw body when it was not JSON.
     text: str = ""
+    #: The whole raw body when it was not JSON (hosted media); empty for JSON answers.
+    content: bytes = attrs.field(default=b"", repr=False)
 
 
 @runtime_checkable

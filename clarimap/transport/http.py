@@ -78,12 +78,17 @@ class HTTPTransport:
             ) from None
         body: Any = None
         text = ""
-        try:
-            body = answer.json()
-        except ValueError:
-            text = answer.text[:500]
+        content = b""
+        media_type = answer.headers.get("Content-Type", "")
+        if media_type.startswith(("image/", "video/", "application/octet-stream")):
+            content = answer.content
+        else:
+            try:
+                body = answer.json()
+            except ValueError:
+                text = answer.text[:500]
         log.debug("%s -> HTTP %d", request.describe(), answer.status_code)
-        return Response(request, answer.status_code, body, dict(answer.headers), text)
+        return Response(request, answer.status_code, body, dict(answer.headers), text, content)
 
     def close(self) -> None:
         self._session.close()

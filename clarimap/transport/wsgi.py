@@ -66,6 +66,8 @@ class WSGIAdapter(BaseAdapter):
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            # links in answers (hosted media) use the URL form the client used
+            "clarimap.base_url": _base_of(request.url or ""),
         }
         for name, value in request.headers.items():
             key = name.upper().replace("-", "_")
@@ -104,6 +106,14 @@ class WSGIAdapter(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def _base_of(url: str) -> str:
+    """The part of a request URL before its API path: ``local://photos.db`` (no query)."""
+    index = url.find("/v2/")
+    if index < 0:
+        index = len(url) - 3 if url.split("?", 1)[0].endswith("/v2") else len(url)
+    return url[:index].split("?", 1)[0]
 
 
 def _path_of(path: str) -> str:

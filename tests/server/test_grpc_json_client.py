@@ -166,7 +166,12 @@ out["get"] = {
 got_me = stub.GetInput(service_pb2.GetInputRequest(user_app_id=app_only, input_id="from-bytes"),
                        metadata=metadata)
 out["get_me"] = {"code": code(got_me), "metadata": json_format.MessageToDict(got_me.input.data.metadata),
-                 "has_bytes": bool(got_me.input.data.image.base64)}
+                 "has_bytes": bool(got_me.input.data.image.base64),
+                 "hosted": got_me.input.data.image.url.split("/v2/", 1)[-1],
+                 "hosted_parts": "/".join([got_me.input.data.image.hosted.prefix,
+                                           *got_me.input.data.image.hosted.sizes,
+                                           got_me.input.data.image.hosted.suffix])
+                                 == got_me.input.data.image.url}
 
 merged = stub.PatchInputs(
     service_pb2.PatchInputsRequest(
@@ -246,7 +251,16 @@ def test_inputs_add_list_get_patch_delete(server: ServeProcess, media: MediaServ
         "metadata": {"owner": "ana", "tags": {"kind": "pet"}},
         "status": status.INPUT_DOWNLOAD_SUCCESS,
     }
-    assert out["get_me"] == {"code": status.SUCCESS, "metadata": {"n": 3.0}, "has_bytes": True}
+    hosted = out["get_me"].pop("hosted")
+    assert out[
+        "get_me"
+    ] == {  # bytes come back as a hosted URL (prefix/orig/suffix), as on Clarifai
+        "code": status.SUCCESS,
+        "metadata": {"n": 3.0},
+        "has_bytes": False,
+        "hosted_parts": True,
+    }
+    assert hosted.startswith("hosted/orig/")
 
     assert out["patch"] == {
         "merge_code": status.SUCCESS,

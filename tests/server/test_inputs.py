@@ -68,7 +68,7 @@ def test_create_from_bytes_answers_the_input_and_get_returns_it(api: Api) -> Non
     [item] = body["inputs"]
     assert item["id"] == "cat-1"
     assert item["status"] == {"code": 30000, "description": "Download complete"}
-    assert item["data"]["image"]["base64"] == sent
+    assert base64.b64encode(api.fetch_media(item["data"]["image"])).decode() == sent
     with Image.open(SAMPLES / "cat.jpg") as photo:
         expected_size = photo.size
     info = item["data"]["image"]["image_info"]
@@ -295,7 +295,7 @@ def test_video_inputs_from_bytes(api: Api) -> None:
     assert code == 200 and body["status"]["code"] == 10010
     clip, junk = body["inputs"]
     assert clip["status"] == {"code": 31000, "description": "Download complete"}
-    assert base64.b64decode(clip["data"]["video"]["base64"]) == mp4
+    assert api.fetch_media(clip["data"]["video"]) == mp4
     assert junk["status"]["code"] == 31101
     assert "not a video container" in junk["status"]["details"]
 
@@ -413,7 +413,7 @@ def test_patch_merge_answers_the_full_input_with_30200(api: Api) -> None:
         {"id": "dog", "name": "dog", "value": 1.0},
     ]
     assert item["data"]["metadata"] == {"a": {"b": 1, "c": 2}, "keep": True}
-    assert "base64" in item["data"]["image"]
+    assert api.fetch_media(item["data"]["image"]) == base64.b64decode(tiny_png())  # unchanged
     assert item["modified_at"] >= item["created_at"]
     code, got = api.get("inputs/p")
     assert got["input"]["data"] == item["data"]
@@ -464,7 +464,7 @@ def test_patch_overwrite_replaces_data_but_keeps_the_image(api: Api) -> None:
     data = body["inputs"][0]["data"]
     assert data["metadata"] == {"b": 2}
     assert "concepts" not in data and "geo" not in data
-    assert data["image"]["base64"] == tiny_png()
+    assert base64.b64encode(api.fetch_media(data["image"])).decode() == tiny_png()
     with api.server.store.read() as connection:
         assert connection.execute("SELECT COUNT(*) FROM input_geo").fetchone()[0] == 0
 

@@ -256,7 +256,7 @@ def check_patch(
     [item] = body["inputs"]
     assert item["status"]["code"] == 30200
     assert comparable(item["data"]) == comparable(expected), (action, patch)
-    assert item["data"]["image"]["base64"] == TINY_PNG
+    assert api.fetch_media(item["data"]["image"]) == base64.b64decode(TINY_PNG)
     code, got = api.get(f"inputs/{input_id}")
     assert comparable(got["input"]["data"]) == comparable(expected)
 

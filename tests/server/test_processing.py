@@ -192,7 +192,7 @@ def test_uploaded_video_bytes_are_decoded(api: Api) -> None:
     assert code == 200 and body["status"]["code"] == 10010
     clip, broken = body["inputs"]
     assert clip["status"] == {"code": 31000, "description": "Download complete"}
-    assert base64.b64decode(clip["data"]["video"]["base64"]) == RED_THEN_BLUE
+    assert api.fetch_media(clip["data"]["video"]) == RED_THEN_BLUE
     assert broken["status"]["code"] == 31101  # its magic bytes passed the create call's check
     assert "cannot be decoded" in broken["status"]["details"]
     code, got = api.get("inputs/broken")
