@@ -324,16 +324,10 @@ def _stored_input(
 
 def download(ctx: RequestContext, url: str, failed_code: int) -> bytes:
     """The bytes at ``url`` (http or https, size- and time-limited); ``MediaError`` otherwise."""
-    from clarimap.server.processing import ProcessingError
-    from clarimap.server.processing import download as fetch
+    from clarimap.server.processing import ProcessingError, read_url
 
     try:
-        return fetch(
-            url,
-            timeout=float(ctx.server.download_timeout),
-            max_bytes=int(ctx.server.max_download_bytes),
-            failure_code=failed_code,
-        )
+        return read_url(ctx.server, url, failure_code=failed_code)
     except ProcessingError as error:
         raise MediaError(error.code, error.details) from None
 

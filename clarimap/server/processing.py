@@ -281,6 +281,34 @@ def decode_video(data: bytes) -> DecodedVideo | None:
     )
 
 
+def read_url(server: ServerApp, url: str, *, failure_code: int) -> bytes:
+    """The bytes at ``url``: this server's own hosted media from the store, else downloaded.
+
+    A hosted URL (``.../v2/hosted/orig/{token}``) whose token this database knows is read
+    without a request, whatever host or scheme names it (``local://`` included), so an input,
+    a prediction or a search may use another input's hosted URL. Other URLs go to
+    :func:`download` with the server's timeout and size cap.
+    """
+    path = urlsplit(url).path
+    marker = "/v2/hosted/orig/"
+    if marker in path:
+        token = path.rsplit(marker, 1)[1]
+        with server.store.read() as connection:
+            row = connection.execute(
+                "SELECT b.bytes FROM inputs i JOIN input_blobs b ON b.seq = i.seq "
+                "WHERE i.hosted = ?",
+                (token,),
+            ).fetchone()
+        if row is not None and row[0] is not None:
+            return bytes(row[0])
+    return download(
+        url,
+        timeout=server.download_timeout,
+        max_bytes=server.max_download_bytes,
+        failure_code=failure_code,
+    )
+
+
 def download(url: str, *, timeout: float, max_bytes: int, failure_code: int) -> bytes:
     """The bytes at ``url`` (http and https only, ``timeout`` seconds, at most ``max_bytes``)."""
     scheme = urlsplit(url).scheme.lower()
@@ -495,12 +523,7 @@ class InputProcessor:
             if data is None:
                 url = str(row["url"] or "")
                 self._set_status(seq, identity, status.INPUT_DOWNLOAD_IN_PROGRESS, "")
-                data = download(
-                    url,
-                    timeout=self.server.download_timeout,
-                    max_bytes=self.server.max_download_bytes,
-                    failure_code=failure_code,
-                )
+                data = read_url(self.server, url, failure_code=failure_code)
             if kind == "video":
                 video = decode_video(data)
                 if video is None:  # no PyAV: the magic bytes were checked, nothing decoded

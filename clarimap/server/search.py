@@ -862,15 +862,10 @@ def _input_image(server: ServerApp, app_pk: int, input_id: str) -> Image:
 
 def fetch_image(server: ServerApp, url: str) -> bytes:
     """The bytes at ``url``, fetched as input processing fetches (http/https, size, time)."""
-    from clarimap.server.processing import ProcessingError, download
+    from clarimap.server.processing import ProcessingError, read_url
 
     try:
-        return download(
-            url,
-            timeout=server.download_timeout,
-            max_bytes=server.max_download_bytes,
-            failure_code=status.INPUT_DOWNLOAD_FAILED,
-        )
+        return read_url(server, url, failure_code=status.INPUT_DOWNLOAD_FAILED)
     except ProcessingError as error:
         raise ApiError(error.code, f"image.url: {error.details}") from None
 

@@ -206,3 +206,28 @@ def test_a_version_4_database_gets_hosted_urls_for_its_inputs_made_from_bytes(
     finally:
         session.close()
         app.close()
+
+
+def test_a_hosted_url_of_this_server_is_read_from_its_store(api: Api) -> None:
+    """A new input, a prediction and a visual search may use another input's hosted URL."""
+    image = create(api, "cat", CAT)
+    url = str(image["url"])  # local://... in process: not downloadable, yet read
+    code, body = api.post("inputs", {"inputs": [{"id": "copy", "data": {"image": {"url": url}}}]})
+    assert code == 200, body
+    code, body = api.get("inputs/copy")
+    assert body["input"]["status"]["code"] == 30000, body["input"]["status"]
+    assert body["input"]["data"]["image"]["url"] == url  # made from a URL: answers that URL
+    assert body["input"]["data"]["image"]["image_info"]["format"] == "JPEG"
+    color = "eeed0b6733a644cea07cf4c60f87ebb7"
+    code, body = api.post(
+        f"models/{color}/outputs", {"inputs": [{"data": {"image": {"url": url}}}]}
+    )
+    assert code == 200, body
+    assert body["outputs"][0]["data"]["colors"]
+    code, body = api.post(
+        "inputs/searches",
+        {"searches": [{"query": {"ranks": [{"annotation": {"data": {"image": {"url": url}}}}]}}]},
+    )
+    assert code == 200, body
+    assert {hit["input"]["id"] for hit in body["hits"][:2]} == {"cat", "copy"}
+    assert all(hit["score"] > 0.99 for hit in body["hits"][:2])
