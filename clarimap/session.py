@@ -123,9 +123,7 @@ class Session:
         self._flushing = False
         #: The calls the last flush planned, described (``"PATCH /v2/inputs (merge, 128 items)"``).
         self.last_flush_calls: list[str] = []
-        #: Called with a :class:`~clarimap.progress.Progress` as long work goes on (flushes,
-        #: waits, batched predictions, training); ``None`` reports nothing.
-        self.progress: ProgressCallback | None = progress_callback(progress)
+        self._progress: ProgressCallback | None = progress_callback(progress)
 
     def __repr__(self) -> str:
         app = f" app={self.user_id}/{self.app_id}" if self.app_id else ""
@@ -167,6 +165,17 @@ class Session:
         request = Request(method, full_path, pairs, body, idempotent)
         return decode_response(self.transport.send(request), allow_partial=allow_partial)
 
+    @property
+    def progress(self) -> ProgressCallback | None:
+        """Called with a :class:`~clarimap.progress.Progress` as long work goes on (flushes,
+        waits, batched predictions, training); ``None`` reports nothing. Set it to a callable,
+        ``True`` (a :class:`~clarimap.progress.TextProgress` on standard error) or ``None``."""
+        return self._progress
+
+    @progress.setter
+    def progress(self, value: ProgressCallback | bool | None) -> None:
+        self._progress = progress_callback(value)
+
     def _report(
         self,
         task: str,
@@ -177,8 +186,8 @@ class Session:
         finished: bool = False,
     ) -> None:
         """Tell the ``progress`` callback, if any, how far ``task`` is."""
-        if self.progress is not None:
-            self.progress(Progress(task, done, total, detail, finished))
+        if self._progress is not None:
+            self._progress(Progress(task, done, total, detail, finished))
 
     def _load(self, cls: type[E], wire: JSON) -> E:
         """The session's object for the server's JSON ``wire`` (identity-mapped).

@@ -198,6 +198,18 @@ def test_text_progress_is_silent_for_short_tasks_and_writes_long_ones() -> None:
     assert lines[1].startswith("clarimap flush: 1,000/1,000 (100%) done ")
 
 
+def test_session_progress_takes_the_same_values(orm_app: ServerApp) -> None:
+    session = clarimap.connect("local://:memory:", local_app=orm_app)
+    assert session.progress is None
+    session.progress = True
+    assert isinstance(session.progress, TextProgress)
+    session.progress = None
+    assert session.progress is None
+    with pytest.raises(ValidationError, match="progress must be a callable"):
+        session.progress = 3  # type: ignore[assignment]
+    session.close()
+
+
 def test_progress_argument_values() -> None:
     assert isinstance(progress_callback(True), TextProgress)
     assert progress_callback(None) is None and progress_callback(False) is None
