@@ -131,7 +131,7 @@ def test_waiting_for_processing_reports_each_poll(
 
     def callback(progress: Progress) -> None:
         reports.append(progress)
-        if not progress.finished and progress.done == 0:
+        if progress.task == "wait_for_inputs" and not progress.finished and progress.done == 0:
             release.set()  # the first poll saw everything pending: let processing finish
 
     session = clarimap.connect("local://:memory:", local_app=app, progress=callback)
