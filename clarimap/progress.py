@@ -8,6 +8,8 @@ A session reports progress to its ``progress`` callback (``clarimap.connect(prog
 * ``wait_until_deleted``: after each poll, the objects gone of those waited for (``total`` is
   unknown when waiting for a whole collection to empty);
 * ``predict``: after each batch of up to 128 sources, the sources predicted so far;
+* ``query``: after each page of a query's results, the results fetched so far (``total`` is
+  the query's ``limit``, or unknown);
 * ``train`` and ``evaluate``: at each poll, with the version's status in ``detail``
   (``total`` is unknown: the server gives no fraction).
 
@@ -32,8 +34,8 @@ __all__ = ["Progress", "ProgressCallback", "TextProgress", "progress_callback"]
 class Progress:
     """One report of a long task: how far it is, and what it is doing."""
 
-    #: ``flush``, ``wait_for_inputs``, ``wait_until_deleted``, ``predict``, ``train``,
-    #: ``evaluate``.
+    #: ``flush``, ``wait_for_inputs``, ``wait_until_deleted``, ``predict``, ``query``,
+    #: ``train``, ``evaluate``.
     task: str
     #: Units done so far (objects, inputs, sources).
     done: int

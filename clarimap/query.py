@@ -655,20 +655,28 @@ class Query(Generic[T]):
             size = remaining  # ask for no more than is wanted, when the pages line up
         page, to_skip = divmod(self.skip, size)
         page += 1
-        while True:
-            request = compiler.compile_query(self, self.dialect, page=page, per_page=size)
-            body = _send(session, request)
-            items = compiler.read_results(self, body)
-            for score, wire in items[to_skip:]:
-                yield Hit(score, self._load(session, wire))
-                if remaining is not None:
-                    remaining -= 1
-                    if remaining <= 0:
-                        return
-            to_skip = 0
-            if len(items) < size or not request.paginated:
-                return
-            page += 1
+        fetched = 0
+        try:
+            while True:
+                request = compiler.compile_query(self, self.dialect, page=page, per_page=size)
+                body = _send(session, request)
+                items = compiler.read_results(self, body)
+                fetched += max(len(items) - to_skip, 0)
+                if self.max_items is not None:
+                    fetched = min(fetched, self.max_items)
+                session._report("query", fetched, self.max_items, f"page {page}")
+                for score, wire in items[to_skip:]:
+                    yield Hit(score, self._load(session, wire))
+                    if remaining is not None:
+                        remaining -= 1
+                        if remaining <= 0:
+                            return
+                to_skip = 0
+                if len(items) < size or not request.paginated:
+                    return
+                page += 1
+        finally:
+            session._report("query", fetched, self.max_items, "done", finished=True)
 
     def _load(self, session: Session, wire: dict[str, Any]) -> T:
         if self.entity is Workflow:

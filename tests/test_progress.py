@@ -147,6 +147,25 @@ def test_waiting_for_processing_reports_each_poll(
     session.close()
 
 
+def test_iterating_a_query_reports_each_page(connected: Connected) -> None:
+    session = connected.session
+    session.add_all(new_inputs(300))
+    session.commit()
+    recorder = Recorder()
+    session.progress = recorder
+    assert len(session.query(Input).per_page(128).all()) == 300
+    assert [(r.done, r.total, r.detail) for r in recorder.of("query")] == [
+        (128, None, "page 1"),
+        (256, None, "page 2"),
+        (300, None, "page 3"),
+        (300, None, "done"),
+    ]
+    del recorder.reports[:]
+    assert len(session.query(Input).per_page(100).limit(150).all()) == 150
+    assert [(r.done, r.total) for r in recorder.of("query")] == [(100, 150), (150, 150), (150, 150)]
+    assert recorder.of("query")[-1].finished
+
+
 def test_predicting_many_sources_reports_each_batch(orm_app: ServerApp) -> None:
     recorder = Recorder()
     session = clarimap.connect("local://:memory:", local_app=orm_app, progress=recorder)
