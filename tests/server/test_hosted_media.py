@@ -231,3 +231,18 @@ def test_a_hosted_url_of_this_server_is_read_from_its_store(api: Api) -> None:
     assert code == 200, body
     assert {hit["input"]["id"] for hit in body["hits"][:2]} == {"cat", "copy"}
     assert all(hit["score"] > 0.99 for hit in body["hits"][:2])
+
+
+def test_a_patch_may_repeat_the_hosted_url_but_not_change_the_media(api: Api) -> None:
+    image = create(api, "cat", CAT)
+    same = {"id": "cat", "data": {"image": {"url": image["url"]}, "metadata": {"seen": True}}}
+    code, body = api.patch("inputs", {"action": "merge", "inputs": [same]})
+    assert code == 200, body
+    assert body["inputs"][0]["data"]["metadata"] == {"seen": True}
+    other = {"id": "cat", "data": {"image": {"url": "https://example.com/cat.jpg"}}}
+    code, body = api.patch("inputs", {"action": "merge", "inputs": [other]})
+    assert code == 400
+    assert (
+        "cannot change an input's image (it was made from bytes)"
+        in body["inputs"][0]["status"]["details"]
+    )
