@@ -203,19 +203,14 @@ class ServerApp:
                 status.CONN_DOES_NOT_EXIST,
                 f"no route {raw_path!r}: hosted media is at /v2/hosted/orig/{{token}}",
             )
-        with self.store.read() as connection:
-            row = connection.execute(
-                "SELECT i.kind, b.bytes, b.format FROM inputs i "
-                "JOIN input_blobs b ON b.seq = i.seq WHERE i.hosted = ?",
-                (parts[3],),
-            ).fetchone()
-        if row is None or row["bytes"] is None:
+        hosted = self.store.hosted_blob(parts[3])
+        if hosted is None:
             raise ApiError(
                 status.INPUT_DOES_NOT_EXIST,
                 "no input has this hosted URL (it was deleted, or the token is wrong)",
             )
-        media_type = _MEDIA_TYPES.get(str(row["format"] or ""), "application/octet-stream")
-        return media_type, bytes(row["bytes"])
+        content, media_format = hosted
+        return _MEDIA_TYPES.get(media_format, "application/octet-stream"), content
 
     def handle(self, environ: dict[str, Any]) -> Answer:
         method = environ.get("REQUEST_METHOD", "GET").upper()

@@ -292,15 +292,9 @@ def read_url(server: ServerApp, url: str, *, failure_code: int) -> bytes:
     path = urlsplit(url).path
     marker = "/v2/hosted/orig/"
     if marker in path:
-        token = path.rsplit(marker, 1)[1]
-        with server.store.read() as connection:
-            row = connection.execute(
-                "SELECT b.bytes FROM inputs i JOIN input_blobs b ON b.seq = i.seq "
-                "WHERE i.hosted = ?",
-                (token,),
-            ).fetchone()
-        if row is not None and row[0] is not None:
-            return bytes(row[0])
+        hosted = server.store.hosted_blob(path.rsplit(marker, 1)[1])
+        if hosted is not None:
+            return hosted[0]
     return download(
         url,
         timeout=server.download_timeout,

@@ -320,6 +320,18 @@ class Store:
                 self._reading = False
                 self.connection.execute("COMMIT")
 
+    def hosted_blob(self, token: str) -> tuple[bytes, str] | None:
+        """``(bytes, format)`` of the input whose hosted URL ends in ``token``, or ``None``."""
+        with self.read() as connection:
+            row = connection.execute(
+                "SELECT b.bytes, b.format FROM inputs i JOIN input_blobs b ON b.seq = i.seq "
+                "WHERE i.hosted = ?",
+                (token,),
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return bytes(row[0]), str(row[1] or "")
+
     def app_pk(self, user_id: str, app_id: str) -> int:
         """The primary key of the app ``(user_id, app_id)``, created on first use."""
         key = (user_id, app_id)
