@@ -696,8 +696,9 @@ class Session:
 
         Media the object holds as bytes are returned as they are. Otherwise its ``url`` is read:
         a URL of this session's server (the hosted URL the server gives an input made from bytes,
-        ``local://...`` included) through the session's transport, with its retries; any other
-        URL (the real API's hosted storage, a web server) with a plain ``GET`` that carries no
+        ``local://...`` included) through the session's transport, with its retries; a ``data:``
+        URI or a scheme a media plugin reads (``s3://``) through the media hooks; any other URL
+        (the real API's hosted storage, a web server) with a plain ``GET`` that carries no
         credentials. Raises :class:`NotFound` when the server no longer has the media,
         :class:`TransportError` when the URL cannot be read.
         """
@@ -729,6 +730,13 @@ class Session:
                     f"GET {path} answered JSON, not media", method="GET", path=path
                 )
             return response.content
+        if not url.lower().startswith(("http://", "https://")):
+            # data: URIs, and schemes a media plugin reads (s3://...), through the media hooks
+            from clarimap.media import resolve_media
+
+            resolved = resolve_media(url)
+            if resolved.base64 is not None:
+                return resolved.base64
         return _download(url, timeout)
 
     def input_counts(self) -> InputCounts:

@@ -131,6 +131,8 @@ def test_session_fetch_media(kind: str) -> None:
             assert session.fetch_media(photo) == CAT
             assert session.fetch_media(photo.image) == CAT
             assert session.fetch_media(photo.image.url) == CAT
+            data_uri = "data:image/png;base64," + base64.b64encode(HORSE).decode()
+            assert session.fetch_media(data_uri) == HORSE  # through the media hooks
             with media_server() as elsewhere:  # another server's URL: a plain GET
                 assert session.fetch_media(elsewhere.url("/horse.png")) == HORSE
                 with pytest.raises(NotFound):
