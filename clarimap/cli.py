@@ -134,6 +134,15 @@ def add_serve_command(subparsers: Subparsers) -> None:
         help="worker threads answering requests (default: %(default)s)",
     )
     parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help=(
+            "what the server logs to stderr: info adds the progress of processing a backlog of "
+            "uploads and resumed or adopted inputs (default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help=(
@@ -142,6 +151,19 @@ def add_serve_command(subparsers: Subparsers) -> None:
         ),
     )
     parser.set_defaults(handler=run_serve)
+
+
+def _log_to_stderr(level: str) -> None:
+    """Send the ``clarimap`` loggers' records at ``level`` and above to stderr, once."""
+    import logging
+
+    logger = logging.getLogger("clarimap")
+    if not any(getattr(handler, "clarimap_serve", False) for handler in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("clarimap: %(message)s"))
+        handler.clarimap_serve = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
 
 
 class _StopServing(SystemExit):
@@ -154,6 +176,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise CommandError(f"--threads {args.threads}: give at least 1")
     database = database_path(args.data)
+    _log_to_stderr(args.log_level)
 
     from clarimap.errors import ConfigurationError
     from clarimap.server import create_app

@@ -365,6 +365,9 @@ def crop_box(crop: Any, width: int, height: int) -> tuple[int, int, int, int] | 
 # -- the processor -----------------------------------------------------------------------------
 
 
+PROGRESS_LOG_SECONDS = 10.0
+"""How often the worker logs its progress through a backlog."""
+
 ADOPT_AFTER_SECONDS = 60.0
 """How long an input may stay pending before an idle worker takes it (see the module's doc)."""
 
@@ -382,8 +385,14 @@ class InputProcessor:
         self.server = server
         self.background = background
         self.adopt_after = adopt_after
+        #: While inputs wait, the worker logs (INFO) how many it processed and how many wait,
+        #: at most this often; ``clarimap serve`` shows these lines.
+        self.progress_log_seconds = PROGRESS_LOG_SECONDS
         # inputs whose processing raised here: left as they are, never adopted again
         self._abandoned: set[int] = set()
+        self._burst_processed = 0  # inputs processed since the queue was last empty
+        self._burst_logged = False
+        self._last_log = 0.0
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -481,13 +490,31 @@ class InputProcessor:
             try:
                 if seq is None or self._stopped:
                     return
-                self.process(seq)
-            except Exception:
-                if seq is not None:
+                try:
+                    self.process(seq)
+                except Exception:
                     self._abandoned.add(seq)
-                log.error("processing input seq %s failed\n%s", seq, traceback.format_exc())
+                    log.error("processing input seq %s failed\n%s", seq, traceback.format_exc())
+                self._log_progress()  # before task_done: wait_idle() returns after the line
             finally:
                 self._queue.task_done()
+
+    def _log_progress(self) -> None:
+        """After each input: log the backlog's progress every ``progress_log_seconds``."""
+        now = time.monotonic()
+        self._burst_processed += 1
+        if self._burst_processed == 1:
+            self._last_log = now
+        waiting = self._queue.qsize()
+        if waiting == 0:
+            if self._burst_logged:
+                log.info("processed %d inputs; none waiting", self._burst_processed)
+            self._burst_processed = 0
+            self._burst_logged = False
+        elif now - self._last_log >= self.progress_log_seconds:
+            log.info("processed %d inputs; %d waiting", self._burst_processed, waiting)
+            self._last_log = now
+            self._burst_logged = True
 
     # -- one input ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,31 @@ def test_serve_reports_a_data_directory_that_takes_no_database(
     (tmp_path / "clarimap.sqlite3").mkdir()  # the database's place is taken by a directory
     assert cli.main(["serve", "--port", "0", "--data", str(tmp_path)]) == 1
     assert "cannot open the database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("level", "shown"), [("info", True), ("warning", False)])
+def test_serve_logs_resumed_processing_at_info(tmp_path: Path, level: str, shown: bool) -> None:
+    from clarimap.server import create_app
+
+    data = tmp_path / "data"
+    data.mkdir()
+    app = create_app(str(data / cli.DATABASE_FILE_NAME), background=False)
+    with app.store.transaction() as connection:  # an input a stopped server left pending
+        connection.execute(
+            "INSERT INTO apps (user_id, app_id, created_at) VALUES ('local', 'default', 'x') "
+            "ON CONFLICT DO NOTHING"
+        )
+        app_pk = connection.execute("SELECT pk FROM apps WHERE app_id = 'default'").fetchone()[0]
+        connection.execute(
+            "INSERT INTO inputs (app, id, kind, url, media, data, status_code, created_at, "
+            "modified_at) VALUES (?, 'left', 'image', 'http://127.0.0.1:9/none.jpg', "
+            "'{\"url\": \"http://127.0.0.1:9/none.jpg\"}', '{}', 30001, 'x', 'x')",
+            (app_pk,),
+        )
+    app.close()
+    with ServeProcess(data=data, extra_args=["--log-level", level]) as server:
+        deadline = time.monotonic() + 60
+        while "resuming" not in server.stderr() and shown and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.stop() == 0
+        assert ("clarimap: resuming the processing of 1 inputs" in server.stderr()) is shown

@@ -460,6 +460,45 @@ def test_inputs_another_process_left_pending_are_adopted_without_a_restart(
         adopting.close()
 
 
+def test_the_worker_logs_its_progress_through_a_backlog(caplog: pytest.LogCaptureFixture) -> None:
+    server = create_app(":memory:", background=True)
+    server.processing_steps.clear()
+    release = threading.Event()
+
+    def held(image: object) -> None:
+        assert release.wait(60), "the test never released processing"
+
+    server.processing_steps.append(processing.ProcessingStep("held", held, lambda *a: None))
+    server.processor.progress_log_seconds = 0  # a line after every input while some wait
+    session = local_session("local://:memory:", app=server)
+    try:
+        with caplog.at_level(logging.INFO, logger="clarimap.server.processing"):
+            images = [base64.b64encode(png_bytes((40, 20 + n))).decode() for n in range(5)]
+            created = session.post(
+                "local://:memory:/v2/inputs",
+                json={"inputs": [{"data": {"image": {"base64": image}}} for image in images]},
+            )
+            assert created.status_code == 200, created.text
+            release.set()  # all five are queued: let the first one finish
+            assert server.processor.wait_idle(timeout=60)
+        lines = [
+            record.getMessage()
+            for record in caplog.records
+            if record.name == "clarimap.server.processing"
+        ]
+        assert lines == [
+            "processed 1 inputs; 4 waiting",
+            "processed 2 inputs; 3 waiting",
+            "processed 3 inputs; 2 waiting",
+            "processed 4 inputs; 1 waiting",
+            "processed 5 inputs; none waiting",
+        ]
+    finally:
+        release.set()
+        session.close()
+        server.close()
+
+
 def test_video_containers_by_magic_bytes() -> None:
     assert video_container(MP4) == "mp4"
     assert video_container(b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00") == "mov"
