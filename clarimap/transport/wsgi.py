@@ -8,9 +8,12 @@ HTTP (headers, query string, body), so everything but the socket is the same cod
 
 from __future__ import annotations
 
+import atexit
 import io
+import logging
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -156,7 +159,31 @@ def local_app(url: str, **options: Any) -> Any:
             app = create_app(database, **options)
             if database != ":memory:":
                 _apps[database] = app
+            _close_at_exit(app)
         return app
+
+
+_embedded: weakref.WeakSet[Any] = weakref.WeakSet()
+_exit_hook: list[bool] = []  # holds True once _close_embedded_servers is registered
+
+
+def _close_at_exit(app: Any) -> None:
+    """Close ``app`` when the interpreter exits, if it is still open then."""
+    if not _exit_hook:
+        atexit.register(_close_embedded_servers)
+        _exit_hook.append(True)
+    _embedded.add(app)
+
+
+def _close_embedded_servers() -> None:
+    """Stop the embedded servers' processing workers between two inputs, before the interpreter
+    tears down (a worker still inside a model's native code then can abort the process); what
+    is still pending stays pending in a file database and is processed at its next start."""
+    for app in list(_embedded):
+        try:
+            app.close()
+        except Exception:  # closing at exit is best effort; there is no one left to tell
+            logging.getLogger("clarimap.transport").debug("closing %r failed", app, exc_info=True)
 
 
 def local_session(url: str, app: Any | None = None, **options: Any) -> requests.Session:

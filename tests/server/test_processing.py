@@ -695,3 +695,44 @@ def test_a_two_phase_step_failing_in_either_phase_writes_nothing(api: Api, phase
 
 def b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_embedded_servers_stop_their_workers_when_the_interpreter_exits(tmp_path: Path) -> None:
+    """At exit the worker stops between two inputs; what is left stays pending in the file."""
+    import subprocess
+    import sys
+    import textwrap
+
+    database = tmp_path / "photos.db"
+    script = textwrap.dedent(
+        f"""
+        import atexit, base64, io
+        import clarimap
+        from PIL import Image
+        from clarimap.transport import wsgi
+
+        def png(n):
+            buffer = io.BytesIO()
+            Image.new("RGB", (32, 32), (n % 256, n // 256, 7)).save(buffer, "PNG")
+            return buffer.getvalue()
+
+        session = clarimap.connect("local://{database}")
+        session.add_all(clarimap.Input(image=clarimap.Image(base64=png(n))) for n in range(200))
+        session.commit()
+        app = wsgi._apps[{str(database)!r}]
+        atexit._run_exitfuncs()  # what the interpreter does on its way out
+        print(app.processor._stopped, app.processor._thread is None)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+    assert "terminate called" not in done.stderr
+    connection = sqlite3.connect(database)
+    try:
+        codes = [row[0] for row in connection.execute("SELECT status_code FROM inputs")]
+    finally:
+        connection.close()
+    assert len(codes) == 200 and set(codes) <= {30000, 30001, 30003}
