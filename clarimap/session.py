@@ -641,24 +641,29 @@ class Session:
         With no ``inputs``, waits until the app has nothing left to process (2.6.2's
         ``wait_until_inputs_upload_finish``) and returns ``[]``; with inputs or ids, until each
         has left the pending statuses (``wait_for_specific_input_uploads_to_finish``). Raises
-        :class:`WaitTimeoutError` after ``timeout`` seconds.
+        :class:`WaitTimeoutError` when ``timeout`` seconds pass without any input finishing:
+        a long backlog that keeps moving is waited for, a stuck one is not.
         """
-        deadline = time.monotonic() + timeout
         try:
             if inputs is None:
-                self._wait_for_app_inputs(deadline, interval)
+                self._wait_for_app_inputs(timeout, interval)
                 return []
             waiting = [check_id(i if isinstance(i, str) else i.id, "Input id") for i in inputs]
-            return self._wait_for_these_inputs(waiting, deadline, interval)
+            return self._wait_for_these_inputs(waiting, timeout, interval)
         finally:
             self._report("wait_for_inputs", 0, None, "done", finished=True)
 
-    def _wait_for_app_inputs(self, deadline: float, interval: float) -> None:
+    def _wait_for_app_inputs(self, timeout: float, interval: float) -> None:
         """Poll ``GET /v2/inputs/status`` until nothing is left to process."""
         first_pending: int | None = None
+        least_pending: int | None = None
+        deadline = time.monotonic() + timeout
         while True:
             counts = self._send("GET", "inputs/status").get("counts") or {}
             pending = int(counts.get("to_process") or 0) + int(counts.get("processing") or 0)
+            if least_pending is not None and pending < least_pending:
+                deadline = time.monotonic() + timeout  # moving: give it ``timeout`` more
+            least_pending = pending if least_pending is None else min(least_pending, pending)
             first_pending = pending if first_pending is None else max(first_pending, pending)
             self._report(
                 "wait_for_inputs", first_pending - pending, first_pending, f"{pending} pending"
@@ -668,11 +673,13 @@ class Session:
             _sleep_or_give_up(deadline, interval, f"inputs still processing: {counts}")
 
     def _wait_for_these_inputs(
-        self, waiting: list[str], deadline: float, interval: float
+        self, waiting: list[str], timeout: float, interval: float
     ) -> list[Input]:
         """Poll the inputs ``waiting`` (128 a call) until none is pending; raise if one is gone."""
         done: dict[str, Input] = {}
+        deadline = time.monotonic() + timeout
         while True:
+            finished_before = len(done)
             pending = [input_id for input_id in waiting if input_id not in done]
             stored = _unitofwork._stored_objects(self, Input, pending)
             for input_id in pending:
@@ -686,6 +693,8 @@ class Session:
                 if entity.status is None or entity.status.code not in PENDING_INPUT_CODES:
                     done[input_id] = entity
             self._report("wait_for_inputs", len(done), len(waiting))
+            if len(done) > finished_before:
+                deadline = time.monotonic() + timeout  # moving: give it ``timeout`` more
             if len(done) == len(waiting):
                 return [done[input_id] for input_id in waiting]
             pending = [input_id for input_id in waiting if input_id not in done]

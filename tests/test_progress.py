@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -238,3 +238,77 @@ def test_progress_argument_values() -> None:
         progress_callback("yes")  # type: ignore[arg-type]
     assert Progress("train", 0, None).fraction is None
     assert Progress("flush", 0, 0).fraction == 1.0
+
+
+class GatedApp:
+    """A background server whose inputs finish one at a time, when the test lets one through."""
+
+    def __init__(self) -> None:
+        self.app = create_app(":memory:", background=True)
+        self.app.processing_steps.clear()
+        self.gate = threading.Semaphore(0)
+        self.finished = 0
+        self.changed = threading.Condition()
+
+        def compute(image: object) -> None:
+            assert self.gate.acquire(timeout=60), "the test never let this input through"
+
+        def write(*args: object) -> None:
+            with self.changed:
+                self.finished += 1
+                self.changed.notify_all()
+
+        self.app.processing_steps.append(ProcessingStep("gated", compute, write))
+
+    def let_one_through(self) -> None:
+        with self.changed:
+            before = self.finished
+            self.gate.release()
+            assert self.changed.wait_for(lambda: self.finished > before, timeout=60)
+
+
+class FakeClock:
+    """Stands in for the ``time`` module of clarimap.session: sleeping moves the clock."""
+
+    def __init__(self, on_sleep: Callable[[], None]) -> None:
+        self.now = 0.0
+        self.on_sleep = on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.on_sleep()
+
+
+@pytest.mark.parametrize("by_id", [False, True], ids=["whole-app", "these-inputs"])
+@pytest.mark.parametrize("moving", [True, False], ids=["moving", "stuck"])
+def test_the_wait_timeout_counts_from_the_last_input_that_finished(
+    monkeypatch: pytest.MonkeyPatch, by_id: bool, moving: bool
+) -> None:
+    import clarimap.session
+
+    gated = GatedApp()
+    session = clarimap.connect("local://:memory:", local_app=gated.app)
+    try:
+        photos = new_inputs(6)
+        session.add_all(photos)
+        session.commit()
+        # each one-second poll interval, one input finishes (moving) or none does (stuck)
+        clock = FakeClock(gated.let_one_through if moving else lambda: None)
+        monkeypatch.setattr(clarimap.session, "time", clock)
+        wanted = photos if by_id else None
+        if moving:  # 6 inputs take 6 s, far past the timeout, but none waits 2.5 s
+            session.wait_for_inputs(wanted, timeout=2.5, interval=1.0)
+            assert gated.finished == 6 and clock.now == 6.0
+        else:
+            with pytest.raises(clarimap.WaitTimeoutError):
+                session.wait_for_inputs(wanted, timeout=2.5, interval=1.0)
+            assert gated.finished == 0 and clock.now == 2.0
+    finally:
+        monkeypatch.undo()
+        for _ in range(6):
+            gated.gate.release()
+        session.close()
+        gated.app.close()
