@@ -648,7 +648,7 @@ class Session:
             if inputs is None:
                 self._wait_for_app_inputs(timeout, interval)
                 return []
-            waiting = [check_id(i if isinstance(i, str) else i.id, "Input id") for i in inputs]
+            waiting = _ids_of(Input, inputs)
             return self._wait_for_these_inputs(waiting, timeout, interval)
         finally:
             self._report("wait_for_inputs", 0, None, "done", finished=True)
@@ -789,10 +789,7 @@ class Session:
             finally:
                 self._report("wait_until_deleted", 0, None, "done", finished=True)
             return
-        waiting = [
-            check_id(item if isinstance(item, str) else item.id, f"{cls.__name__} id")
-            for item in objects
-        ]
+        waiting = _ids_of(cls, objects)
         total = len(waiting)
         try:
             while waiting:
@@ -823,6 +820,22 @@ def _public_workflow(session: Session, wire: JSON) -> Workflow:
     workflow = structure(wire, Workflow)
     object.__setattr__(workflow, "_session", session)
     return workflow
+
+
+def _ids_of(cls: type[Input] | type[Model], objects: Iterable[Any]) -> list[str]:
+    """The ids of ``objects`` (entities of ``cls`` or id strings); ``ValidationError`` if not."""
+    ids = []
+    for item in objects:
+        if isinstance(item, str):
+            object_id = item
+        elif isinstance(item, (Input, Model)) and isinstance(item, cls):
+            object_id = item.id
+        else:
+            raise ValidationError(
+                f"expected {cls.__name__} objects or their ids, got {type(item).__name__} {item!r}"
+            )
+        ids.append(check_id(object_id, f"{cls.__name__} id"))
+    return ids
 
 
 def _download(url: str, timeout: float) -> bytes:

@@ -104,6 +104,10 @@ def test_waiting_for_many_inputs_reads_them_128_a_call(connected: Connected) -> 
 def test_waiting_for_an_input_that_does_not_exist_says_so(connected: Connected) -> None:
     with pytest.raises(clarimap.NotFound):
         connected.session.wait_for_inputs(["no-such-input"], timeout=5)
+    with pytest.raises(ValidationError, match="expected Input objects or their ids, got int 123"):
+        connected.session.wait_for_inputs([123], timeout=5)  # type: ignore[list-item]
+    with pytest.raises(ValidationError, match="expected Model objects or their ids, got Input"):
+        connected.session.wait_until_deleted(Model, [Input(id="x", image=Image(url="http://x/a"))])
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ answer still shows the version as it was created, queued), so tests are determin
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from clarimap.server import status
@@ -61,16 +62,26 @@ def train_model(ctx: RequestContext, model_id: str) -> dict[str, Any]:
         )
         version = api_models.find_version(connection, record, version_id)
         answer = {"model": api_models.model_json(record, version)}
+    _run_job(ctx, run_training_job, app_pk, model_id, version_id, f"clarimap-train-{model_id}")
+    return answer
+
+
+def _run_job(
+    ctx: RequestContext,
+    job: Callable[[Any, int, str, str], None],
+    app_pk: int,
+    model_id: str,
+    version_id: str,
+    name: str,
+) -> None:
+    """Run a training or evaluation ``job`` in a thread of its own, or now when the server
+    processes inline (``background=False``, for deterministic tests)."""
     if ctx.server.processor.background:
         threading.Thread(
-            target=run_training_job,
-            args=(ctx.server, app_pk, model_id, version_id),
-            name=f"clarimap-train-{model_id}",
-            daemon=True,
+            target=job, args=(ctx.server, app_pk, model_id, version_id), name=name, daemon=True
         ).start()
     else:
-        run_training_job(ctx.server, app_pk, model_id, version_id)
-    return answer
+        job(ctx.server, app_pk, model_id, version_id)
 
 
 def _trained_version(ctx: RequestContext, model_id: str, version_id: str) -> tuple[Any, int]:
@@ -104,15 +115,7 @@ def evaluate_version(ctx: RequestContext, model_id: str, version_id: str) -> dic
     with ctx.store.read() as connection:
         version = api_models.find_version(connection, record, version_id)
     version["metrics"] = {"status": status.envelope(status.MODEL_QUEUED_FOR_EVALUATION)}
-    if ctx.server.processor.background:
-        threading.Thread(
-            target=run_evaluation_job,
-            args=(ctx.server, app_pk, model_id, version_id),
-            name=f"clarimap-evaluate-{model_id}",
-            daemon=True,
-        ).start()
-    else:
-        run_evaluation_job(ctx.server, app_pk, model_id, version_id)
+    _run_job(ctx, run_evaluation_job, app_pk, model_id, version_id, f"clarimap-evaluate-{model_id}")
     return {"model_version": version}
 
 

@@ -94,7 +94,7 @@ def test_hosted_media_errors_are_json(api: Api) -> None:
     assert gone.status_code == 404 and gone.json()["status"]["code"] == 30102
 
 
-def test_a_key_is_not_needed_for_hosted_media_but_is_for_the_rest(tmp_path: Path) -> None:
+def test_a_key_is_not_needed_for_hosted_media_but_is_for_the_rest() -> None:
     app = create_app(":memory:", api_keys=["secret"], background=False)
     try:
         with HTTPServer(app, "127.0.0.1", 0) as server:
